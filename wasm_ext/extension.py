@@ -1,0 +1,180 @@
+"""``WasmExtension``: what a package author declares, validated up front.
+
+It subclasses :class:`setuptools.Extension` so it can sit in ``ext_modules`` beside
+ordinary extensions (and so sdists pick up its sources); the plugin's ``build_ext``
+recognises it and builds it with the wasm pipeline instead of the host compiler.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Optional, Union
+
+from setuptools import Extension
+
+from .errors import ConfigError
+
+OPT_LEVELS = ("O0", "O1", "O2", "O3", "Os", "Oz")
+WasmOptSetting = Union[bool, str]  # True, False or "auto"
+SizeSpec = Union[int, str, None]
+Macro = tuple[str, Optional[str]]
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB|K|M|G)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "k": 1024,
+    "kib": 1024,
+    "m": 1024**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gib": 1024**3,
+}
+_IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_size(value: SizeSpec, *, what: str = "max_size") -> int | None:
+    """Turn ``65536``, ``"64KiB"``, ``"1.5MiB"`` or ``"100kB"`` into bytes (``None`` stays ``None``).
+
+    ``K``/``M``/``G`` alone are binary (1024-based), ``kB``/``MB``/``GB`` decimal.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(f"{what} must be a byte count or a string like '64KiB', not {value!r}")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ConfigError(f"{what} must be positive, got {value}")
+        return value
+    if isinstance(value, str):
+        match = _SIZE_RE.match(value)
+        if match:
+            number, unit = match.groups()
+            size = int(float(number) * _SIZE_UNITS[(unit or "b").lower()])
+            if size > 0:
+                return size
+    raise ConfigError(
+        f"{what} must be a positive byte count or a string like '64KiB' or '1MiB', got {value!r}"
+    )
+
+
+def _str_list(value: object, what: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ConfigError(f"{what} must be a list of strings, got {value!r}")
+    items = list(value)
+    for item in items:
+        if not isinstance(item, str):
+            raise ConfigError(f"{what} must be a list of strings, got item {item!r}")
+    return items
+
+
+def _macro_list(value: object, ext_name: str) -> list[Macro]:
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ConfigError(f"{ext_name}: define_macros must be a list of (name, value) pairs")
+    macros: list[Macro] = []
+    for item in value:
+        if isinstance(item, str):  # "NAME" or "NAME=VALUE", the form pyproject.toml uses
+            name, sep, val = item.partition("=")
+            macros.append((name, val if sep else None))
+        elif (
+            isinstance(item, (tuple, list))
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and (item[1] is None or isinstance(item[1], str))
+        ):
+            macros.append((item[0], item[1]))
+        else:
+            raise ConfigError(
+                f"{ext_name}: define_macros entries must be (name, value) pairs or "
+                f"'NAME=VALUE' strings, got {item!r}"
+            )
+    for name, _ in macros:
+        if not _IDENTIFIER_RE.match(name):
+            raise ConfigError(f"{ext_name}: {name!r} is not a valid macro name")
+    return macros
+
+
+class WasmExtension(Extension):
+    """A C extension compiled to a wasm32-wasi reactor module with a typed Python stub.
+
+    ``name`` is the dotted name of the generated stub module (``"mypkg.kernels"``); the
+    built package gets ``mypkg/kernels.py`` + ``.pyi``, ``kernels.wasm``, a precompiled
+    artifact for the build host and a manifest.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        sources: Sequence[str],
+        *,
+        include_dirs: Sequence[str] | None = None,
+        define_macros: Sequence[tuple[str, str | None]] | Sequence[str] | None = None,
+        undef_macros: Sequence[str] | None = None,
+        extra_compile_args: Sequence[str] | None = None,
+        extra_link_args: Sequence[str] | None = None,
+        depends: Sequence[str] | None = None,
+        exports: Sequence[str] | None = None,
+        opt_level: str = "O3",
+        wasm_opt: WasmOptSetting = "auto",
+        precompile: bool = True,
+        max_size: SizeSpec = None,
+        wasi: bool = False,
+    ) -> None:
+        if not isinstance(name, str) or not all(
+            _IDENTIFIER_RE.match(part) for part in name.split(".")
+        ):
+            raise ConfigError(f"WasmExtension name must be a dotted module name, got {name!r}")
+        source_list = _str_list(sources, f"{name}: sources")
+        if not source_list:
+            raise ConfigError(f"{name}: sources must name at least one C file")
+        if opt_level not in OPT_LEVELS:
+            raise ConfigError(
+                f"{name}: opt_level must be one of {', '.join(OPT_LEVELS)}, got {opt_level!r}"
+            )
+        if wasm_opt not in (True, False, "auto"):
+            raise ConfigError(f"{name}: wasm_opt must be True, False or 'auto', got {wasm_opt!r}")
+        for flag_name, flag in (("precompile", precompile), ("wasi", wasi)):
+            if not isinstance(flag, bool):
+                raise ConfigError(f"{name}: {flag_name} must be True or False, got {flag!r}")
+        export_list = None if exports is None else _str_list(exports, f"{name}: exports")
+        for export in export_list or ():
+            if not _IDENTIFIER_RE.match(export):
+                raise ConfigError(f"{name}: export {export!r} is not a C identifier")
+
+        super().__init__(
+            name,
+            source_list,
+            include_dirs=_str_list(include_dirs, f"{name}: include_dirs"),
+            define_macros=_macro_list(define_macros, name),
+            undef_macros=_str_list(undef_macros, f"{name}: undef_macros"),
+            extra_compile_args=_str_list(extra_compile_args, f"{name}: extra_compile_args"),
+            extra_link_args=_str_list(extra_link_args, f"{name}: extra_link_args"),
+            depends=_str_list(depends, f"{name}: depends"),
+            language="c",
+        )
+        self.exports: list[str] | None = export_list
+        self.opt_level: str = opt_level
+        self.wasm_opt: WasmOptSetting = wasm_opt
+        self.precompile: bool = precompile
+        self.max_size: int | None = parse_size(max_size, what=f"{name}: max_size")
+        self.wasi: bool = wasi
+
+    @property
+    def basename(self) -> str:
+        """The last part of the module name: the stem of every file built for it."""
+        return self.name.rpartition(".")[2]
+
+    @property
+    def package(self) -> str:
+        """The package the stub module lives in (``""`` for a top-level module)."""
+        return self.name.rpartition(".")[0]
+
+    def __repr__(self) -> str:
+        return f"WasmExtension({self.name!r}, sources={self.sources!r})"

@@ -1,0 +1,16 @@
+/* wasm_ext.h: markers for setuptools-wasm kernels.
+ *
+ *   #include <wasm_ext.h>
+ *
+ *   /// Return the n-th Fibonacci number.
+ *   WASM_EXPORT int32_t fib(int32_t n) { ... }
+ *
+ * A function marked WASM_EXPORT is exported from the wasm module and gets a typed Python
+ * function in the generated stub (unless the extension lists `exports` explicitly).
+ */
+#ifndef WASM_EXT_H
+#define WASM_EXT_H
+
+#define WASM_EXPORT __attribute__((visibility("default"), used, annotate("wasm_ext.export")))
+
+#endif

@@ -1,0 +1,66 @@
+"""The one wasmtime engine configuration, shared by the build (precompile) and run time.
+
+A precompiled artifact loads only into an engine whose settings match the ones it was
+compiled with; the manifest records :func:`config_fingerprint` so the loader can tell
+before it trusts a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import wasmtime
+
+# Every non-default wasmtime.Config setting the runtime uses. Change it and the
+# fingerprint changes, so old artifacts are ignored rather than misloaded.
+ENGINE_SETTINGS: dict[str, Any] = {}
+
+_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64", "riscv64": "riscv64", "s390x": "s390x"}
+
+
+def host_target() -> str | None:
+    """The wasmtime target triple of this host, or ``None`` where we do not know it."""
+    arch = _ARCHES.get(platform.machine().lower())
+    if arch is None:
+        return None
+    if sys.platform.startswith("linux"):
+        libc = platform.libc_ver()[0]
+        return f"{arch}-unknown-linux-{'gnu' if libc == 'glibc' else 'musl'}"
+    if sys.platform == "darwin":
+        return f"{arch}-apple-darwin"
+    if sys.platform == "win32":
+        return f"{arch}-pc-windows-msvc"
+    return None
+
+
+def config_fingerprint() -> str:
+    """A short hash of :data:`ENGINE_SETTINGS`: equal fingerprints mean compatible configs."""
+    blob = json.dumps(ENGINE_SETTINGS, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def make_config(target: str | None = None) -> wasmtime.Config:
+    """A ``wasmtime.Config`` with :data:`ENGINE_SETTINGS`; *target* only for precompiling.
+
+    Setting the target to the host triple makes the artifact record no host-specific CPU
+    features, so it loads on any CPU of that arch and OS.
+    """
+    import wasmtime
+
+    config = wasmtime.Config()
+    for key, value in ENGINE_SETTINGS.items():
+        setattr(config, key, value)
+    if target is not None:
+        config.target = target
+    return config
+
+
+def wasmtime_version() -> str:
+    from importlib.metadata import version
+
+    return version("wasmtime")
