@@ -238,13 +238,13 @@ class _KernelFunction:
             ) from None
         if not view.c_contiguous:
             raise ValueError(f"{self.export}(): {name} must be a C-contiguous buffer")
+        if writable and view.readonly:
+            raise TypeError(f"{self.export}(): {name} is written by the kernel and must be writable, not {type(value).__name__}")
         size = SCALARS[ctype].size
         if size != 1 and view.itemsize != size:
             raise TypeError(
                 f"{self.export}(): {name} must hold {size}-byte items ({ctype}), got item size {view.itemsize}"
             )
-        if writable and view.readonly:
-            raise TypeError(f"{self.export}(): {name} is written by the kernel and must be writable, not {type(value).__name__}")
         return view.cast("B")
 
     def _convert_result(self, raw: Any) -> Any:

@@ -1,0 +1,40 @@
+# The two commands of the README, and what they need. Everything is installed locally:
+# a virtual environment in .venv (the plugin, editable, with its test tools) and Binaryen's
+# wasm-opt from npm in node_modules/.bin.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO   := build/demo
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+# A missing wasm-opt is an error here, never a silent unoptimized build.
+export WASM_EXT_REQUIRE_WASM_OPT := 1
+
+.PHONY: demo test setup clean
+
+## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
+demo: setup
+	rm -rf $(DEMO)
+	$(BIN)/pip wheel --quiet --no-deps -w $(DEMO)/plugin .
+	$(BIN)/pip wheel --no-deps --find-links $(DEMO)/plugin -w $(DEMO)/wheels ./example_project
+	$(PYTHON) -m venv $(DEMO)/venv
+	$(DEMO)/venv/bin/pip install --quiet --find-links $(DEMO)/wheels wasm-ext-example
+	cd $(DEMO) && venv/bin/python $(CURDIR)/example_project/demo.py wheels/*.whl
+
+## test: run the test suite (unit tests, real builds, pip wheel end to end)
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed node_modules/.bin/wasm-opt
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+node_modules/.bin/wasm-opt: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache
