@@ -4,6 +4,8 @@
 #include <string.h>
 #include <wasm_ext.h>
 
+#include "adler32.h"
+
 /**
  * Return the n-th Fibonacci number (fib(0) == 0, fib(1) == 1), computed iteratively.
  *
@@ -40,18 +42,16 @@ WASM_EXPORT int32_t sieve(int32_t limit) {
 
 /// Adler-32 checksum of data, equal to zlib.adler32(data).
 WASM_EXPORT uint32_t adler32(const uint8_t *data, size_t data_len) {
-    const uint32_t mod = 65521;
     uint32_t a = 1, b = 0;
     while (data_len > 0) {
-        /* 5552 is the largest n with 255n(n+1)/2 + (n+1)(mod-1) < 2^32 */
-        size_t chunk = data_len < 5552 ? data_len : 5552;
+        size_t chunk = data_len < ADLER32_NMAX ? data_len : ADLER32_NMAX;
         data_len -= chunk;
         while (chunk--) {
             a += *data++;
             b += a;
         }
-        a %= mod;
-        b %= mod;
+        a %= ADLER32_MOD;
+        b %= ADLER32_MOD;
     }
     return (b << 16) | a;
 }
