@@ -16,11 +16,15 @@ from pathlib import Path
 
 def main() -> int:
     started = time.perf_counter()
-    import wasm_example.kernels as kernels
+    from wasm_example import kernels
 
     imported = time.perf_counter()
-    print(f"import wasm_example.kernels: {1000 * (imported - started):.1f} ms (wasmtime not loaded yet: {'wasmtime' not in sys.modules})")
-    print(f"fib(40)            = {kernels.fib(40)}  (first call, loads the module: {1000 * (time.perf_counter() - imported):.1f} ms)")
+    print(
+        f"import wasm_example.kernels: {1000 * (imported - started):.1f} ms (wasmtime not loaded yet: {'wasmtime' not in sys.modules})"
+    )
+    print(
+        f"fib(40)            = {kernels.fib(40)}  (first call, loads the module: {1000 * (time.perf_counter() - imported):.1f} ms)"
+    )
     print(f"sieve(10_000_000)  = {kernels.sieve(10_000_000)}  primes")
     data = bytes(range(256)) * 4096
     checksum = kernels.adler32(data)
@@ -30,7 +34,9 @@ def main() -> int:
     directory = Path(kernels.__file__).parent
     manifest = json.loads((directory / "kernels.wasm-manifest.json").read_text())
     wasm = manifest["wasm"]
-    print(f"kernels.wasm       : {wasm['size']} bytes shipped, {wasm['size_before_opt']} before wasm-opt, max_size {manifest['max_size']}")
+    print(
+        f"kernels.wasm       : {wasm['size']} bytes shipped, {wasm['size_before_opt']} before wasm-opt, max_size {manifest['max_size']}"
+    )
     for artifact in manifest["precompiled"]:
         print(f"precompiled        : {artifact['file']} ({artifact['size']} bytes, wasmtime {artifact['wasmtime']})")
     for wheel in sys.argv[1:]:

@@ -62,4 +62,3 @@ def plugin_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
     )
     return out
-

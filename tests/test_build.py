@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-
 from conftest import Built
+
 from wasm_ext.build import wasm_binary
 from wasm_ext.errors import ConfigError, SignatureError, SizeLimitError, ToolchainError, WasmCompileError
 
@@ -41,7 +41,9 @@ def test_build_outputs_and_reactor_module(build_c: Callable[..., Built]) -> None
     built = build_c(KERNELS)
     d = built.package_dir
     names = sorted(p.name for p in d.iterdir())
-    assert {"kernels.py", "kernels.pyi", "kernels.wasm", "kernels.wasm-manifest.json", "_wasm_ext_runtime"} <= set(names)
+    assert {"kernels.py", "kernels.pyi", "kernels.wasm", "kernels.wasm-manifest.json", "_wasm_ext_runtime"} <= set(
+        names
+    )
     assert any(re.fullmatch(r"kernels\..+\.cwasm", n) for n in names)
 
     module = wasm_binary.parse((d / "kernels.wasm").read_bytes())
@@ -121,7 +123,9 @@ def test_c_syntax_error_shows_compiler_diagnostics(build_c: Callable[..., Built]
 
 
 def test_unknown_export(build_c: Callable[..., Built]) -> None:
-    with pytest.raises(WasmCompileError, match=r"unknown export\(s\) nope.*Functions defined: add, byte_sum, not_exported"):
+    with pytest.raises(
+        WasmCompileError, match=r"unknown export\(s\) nope.*Functions defined: add, byte_sum, not_exported"
+    ):
         build_c(KERNELS, exports=["add", "nope"])
 
 
@@ -138,7 +142,10 @@ WASM_EXPORT int hello(int x) { printf("hello %d\\n", x); return x; }
 
 
 def test_wasi_imports_need_wasi_true(build_c: Callable[..., Built]) -> None:
-    with pytest.raises(WasmCompileError, match=r"imports WASI functions but was declared with wasi=False: .*wasi_snapshot_preview1\.fd_write"):
+    with pytest.raises(
+        WasmCompileError,
+        match=r"imports WASI functions but was declared with wasi=False: .*wasi_snapshot_preview1\.fd_write",
+    ):
         build_c(WASI_SOURCE)
 
 
@@ -153,7 +160,9 @@ def test_unmappable_type_names_function_and_parameter(build_c: Callable[..., Bui
     struct point { int x, y; };
     WASM_EXPORT int norm1(struct point p) { return p.x + p.y; }
     """
-    with pytest.raises(SignatureError, match=r"function norm1\(\) at .*kernels.c:4: parameter p has type 'struct point'.*wrap it"):
+    with pytest.raises(
+        SignatureError, match=r"function norm1\(\) at .*kernels.c:4: parameter p has type 'struct point'.*wrap it"
+    ):
         build_c(source)
 
 
@@ -181,7 +190,9 @@ def test_missing_compiler_says_how_to_get_one(build_c: Callable[..., Built], mon
 
 def test_required_wasm_opt_missing(build_c: Callable[..., Built], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WASM_OPT", "/nonexistent/wasm-opt")
-    with pytest.raises(ToolchainError, match=r"WASM_OPT='/nonexistent/wasm-opt' was not found.*apt-get install binaryen"):
+    with pytest.raises(
+        ToolchainError, match=r"WASM_OPT='/nonexistent/wasm-opt' was not found.*apt-get install binaryen"
+    ):
         build_c(KERNELS, wasm_opt=True)
     monkeypatch.setenv("WASM_EXT_REQUIRE_WASM_OPT", "1")
     with pytest.raises(ToolchainError, match="was not found"):

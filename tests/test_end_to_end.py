@@ -10,14 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import venv
 import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 pytestmark = pytest.mark.e2e
@@ -59,7 +57,9 @@ def _check_installed_example(tmp_path: Path, wheel: Path) -> str:
     """Install *wheel* in a clean venv (wasmtime only) and run the example's demo in it."""
     user = Venv(tmp_path / "user-venv")
     user.pip("install", "--quiet", str(wheel))
-    assert user.run("-c", "import wasm_ext", cwd=tmp_path, check=False).returncode != 0, "the plugin leaked into the user's venv"
+    assert user.run("-c", "import wasm_ext", cwd=tmp_path, check=False).returncode != 0, (
+        "the plugin leaked into the user's venv"
+    )
     out = user.run(str(EXAMPLE / "demo.py"), cwd=tmp_path).stdout
     assert "all results correct" in out and "loaded from        : precompiled" in out, out
     return out
@@ -105,7 +105,7 @@ def test_sdist_then_wheel_with_python_m_build(builder: Venv, plugin_wheel: Path,
     with tarfile.open(sdist) as tf:
         names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
     assert {"pyproject.toml", "csrc/kernels.c", "csrc/adler32.h", "src/wasm_example/__init__.py"} <= names
-    assert not any(n.endswith((".wasm", ".cwasm", ".whl")) or "_wasm_ext_runtime" in n or n.endswith("kernels.py") for n in names)
+    assert not any(n.endswith((".wasm", ".cwasm", ".whl", "kernels.py")) or "_wasm_ext_runtime" in n for n in names)
     (wheel,) = out.glob("*.whl")
     assert wheel.name.endswith("-py3-none-any.whl")
     _check_installed_example(tmp_path, wheel)
@@ -121,7 +121,10 @@ def test_editable_install(plugin_wheel: Path, tmp_path: Path) -> None:
     assert result.split() == ["6765", "True"]
     # plain `pip install .` in the same venv replaces it with a regular install
     env.pip("install", "--quiet", "--find-links", str(plugin_wheel), str(project))
-    assert "site-packages" in env.run("-c", "import wasm_example.kernels as k; print(k.__file__, k.fib(10))", cwd=tmp_path).stdout
+    assert (
+        "site-packages"
+        in env.run("-c", "import wasm_example.kernels as k; print(k.__file__, k.fib(10))", cwd=tmp_path).stdout
+    )
 
 
 def test_failed_build_leaves_no_wheel(builder: Venv, plugin_wheel: Path, tmp_path: Path) -> None:
@@ -129,14 +132,16 @@ def test_failed_build_leaves_no_wheel(builder: Venv, plugin_wheel: Path, tmp_pat
     pyproject = project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('max-size = "64KiB"', "max-size = 200"))
     out = tmp_path / "wheels"
-    proc = builder.pip("wheel", "--no-deps", "--find-links", str(plugin_wheel), "-w", str(out), str(project), check=False)
+    proc = builder.pip(
+        "wheel", "--no-deps", "--find-links", str(plugin_wheel), "-w", str(out), str(project), check=False
+    )
     assert proc.returncode != 0
     assert "wasm_example.kernels: the wasm module is" in proc.stdout + proc.stderr
     assert "over its max_size of 200 bytes" in proc.stdout + proc.stderr
     assert not list(out.glob("*.whl")) if out.exists() else True
 
 
-MIXED_SETUP = '''
+MIXED_SETUP = """
 from setuptools import Extension, setup
 from wasm_ext import WasmExtension
 
@@ -150,7 +155,7 @@ setup(
         WasmExtension("mixed.kernels", sources=["kernels.c"], max_size="16KiB"),
     ],
 )
-'''
+"""
 
 NATIVE_C = r"""
 #define PY_SSIZE_T_CLEAN
@@ -185,4 +190,3 @@ def test_setup_py_mixing_native_and_wasm_extensions(builder: Venv, plugin_wheel:
     user.pip("install", "--quiet", str(wheel))
     code = "import mixed._native as n, mixed.kernels as k; print(n.answer(), k.square(12))"
     assert user.run("-c", code, cwd=tmp_path).stdout.split() == ["42", "144"]
-

@@ -14,7 +14,16 @@ from wasm_ext.extension import parse_size
 
 @pytest.mark.parametrize(
     ("spec", "expected"),
-    [(65536, 65536), ("64KiB", 65536), ("64K", 65536), ("1MiB", 1 << 20), ("1.5MiB", 3 << 19), ("100kB", 100_000), ("512", 512), (None, None)],
+    [
+        (65536, 65536),
+        ("64KiB", 65536),
+        ("64K", 65536),
+        ("1MiB", 1 << 20),
+        ("1.5MiB", 3 << 19),
+        ("100kB", 100_000),
+        ("512", 512),
+        (None, None),
+    ],
 )
 def test_parse_size(spec: object, expected: int | None) -> None:
     assert parse_size(spec) == expected  # type: ignore[arg-type]
@@ -28,7 +37,14 @@ def test_parse_size_rejects(spec: object) -> None:
 
 def test_defaults() -> None:
     ext = WasmExtension("pkg.kernels", sources=["k.c"])
-    assert (ext.opt_level, ext.wasm_opt, ext.precompile, ext.max_size, ext.wasi, ext.exports) == ("O3", "auto", True, None, False, None)
+    assert (ext.opt_level, ext.wasm_opt, ext.precompile, ext.max_size, ext.wasi, ext.exports) == (
+        "O3",
+        "auto",
+        True,
+        None,
+        False,
+        None,
+    )
     assert (ext.package, ext.basename) == ("pkg", "kernels")
 
 
@@ -83,7 +99,13 @@ exports = ["fib"]
 """,
     )
     (ext,) = extensions_from_pyproject(path)
-    assert (ext.name, ext.sources, ext.max_size, ext.opt_level, ext.wasm_opt) == ("pkg.kernels", ["src/k.c"], 65536, "Oz", False)
+    assert (ext.name, ext.sources, ext.max_size, ext.opt_level, ext.wasm_opt) == (
+        "pkg.kernels",
+        ["src/k.c"],
+        65536,
+        "Oz",
+        False,
+    )
     assert ext.define_macros == [("FAST", "1")] and ext.exports == ["fib"]
 
 
@@ -99,7 +121,7 @@ def test_pyproject_without_table(tmp_path: Path) -> None:
         ('[[tool.wasm-ext.modules]]\nname="p.k"\nsources="k.c"\n', r"'sources' must be a list of strings"),
         ('[[tool.wasm-ext.modules]]\nname="p.k"\nsources=["k.c"]\nwasi="yes"\n', r"'wasi' must be true or false"),
         ('[[tool.wasm-ext.modules]]\nsources=["k.c"]\n', r"missing required key 'name'"),
-        ('[tool.wasm-ext]\nmodule=[]\n', r"unknown key 'module' in \[tool.wasm-ext\]"),
+        ("[tool.wasm-ext]\nmodule=[]\n", r"unknown key 'module' in \[tool.wasm-ext\]"),
         ('[[tool.wasm-ext.modules]]\nname="p.k"\nsources=["k.c"]\nopt-level="fast"\n', "opt_level must be one of"),
         ("[tool.wasm-ext\n", "invalid TOML"),
     ],

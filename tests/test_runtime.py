@@ -9,7 +9,6 @@ import threading
 from typing import Callable
 
 import pytest
-
 from conftest import Built
 
 SOURCE = """

@@ -8,8 +8,8 @@ import math
 from typing import Callable
 
 import pytest
-
 from conftest import Built
+
 from wasm_ext.errors import SignatureError
 
 # (C type, a value that only fits that type's full range, Python annotation)
@@ -57,11 +57,11 @@ SCALAR_SOURCE = (
 
 @pytest.fixture(scope="module")
 def scalar_stub(tmp_path_factory: pytest.TempPathFactory) -> object:
-    from wasm_ext import WasmExtension
-    from wasm_ext.build.pipeline import build_extension
-
     import importlib
     import sys
+
+    from wasm_ext import WasmExtension
+    from wasm_ext.build.pipeline import build_extension
 
     root = tmp_path_factory.mktemp("scalars")
     (root / "k.c").write_text(SCALAR_SOURCE)

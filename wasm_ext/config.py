@@ -51,7 +51,8 @@ def load_pyproject(path: Path) -> dict[str, Any]:
     """Parse a ``pyproject.toml``; a syntax error becomes a :class:`ConfigError`."""
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
 

@@ -56,9 +56,7 @@ def parse_size(value: SizeSpec, *, what: str = "max_size") -> int | None:
             size = int(float(number) * _SIZE_UNITS[(unit or "b").lower()])
             if size > 0:
                 return size
-    raise ConfigError(
-        f"{what} must be a positive byte count or a string like '64KiB' or '1MiB', got {value!r}"
-    )
+    raise ConfigError(f"{what} must be a positive byte count or a string like '64KiB' or '1MiB', got {value!r}")
 
 
 def _str_list(value: object, what: str) -> list[str]:
@@ -92,8 +90,7 @@ def _macro_list(value: object, ext_name: str) -> list[Macro]:
             macros.append((item[0], item[1]))
         else:
             raise ConfigError(
-                f"{ext_name}: define_macros entries must be (name, value) pairs or "
-                f"'NAME=VALUE' strings, got {item!r}"
+                f"{ext_name}: define_macros entries must be (name, value) pairs or 'NAME=VALUE' strings, got {item!r}"
             )
     for name, _ in macros:
         if not _IDENTIFIER_RE.match(name):
@@ -127,17 +124,13 @@ class WasmExtension(Extension):
         max_size: SizeSpec = None,
         wasi: bool = False,
     ) -> None:
-        if not isinstance(name, str) or not all(
-            _IDENTIFIER_RE.match(part) for part in name.split(".")
-        ):
+        if not isinstance(name, str) or not all(_IDENTIFIER_RE.match(part) for part in name.split(".")):
             raise ConfigError(f"WasmExtension name must be a dotted module name, got {name!r}")
         source_list = _str_list(sources, f"{name}: sources")
         if not source_list:
             raise ConfigError(f"{name}: sources must name at least one C file")
         if opt_level not in OPT_LEVELS:
-            raise ConfigError(
-                f"{name}: opt_level must be one of {', '.join(OPT_LEVELS)}, got {opt_level!r}"
-            )
+            raise ConfigError(f"{name}: opt_level must be one of {', '.join(OPT_LEVELS)}, got {opt_level!r}")
         if wasm_opt not in (True, False, "auto"):
             raise ConfigError(f"{name}: wasm_opt must be True, False or 'auto', got {wasm_opt!r}")
         for flag_name, flag in (("precompile", precompile), ("wasi", wasi)):
@@ -169,12 +162,14 @@ class WasmExtension(Extension):
     @property
     def basename(self) -> str:
         """The last part of the module name: the stem of every file built for it."""
-        return self.name.rpartition(".")[2]
+        name: str = self.name
+        return name.rpartition(".")[2]
 
     @property
     def package(self) -> str:
         """The package the stub module lives in (``""`` for a top-level module)."""
-        return self.name.rpartition(".")[0]
+        name: str = self.name
+        return name.rpartition(".")[0]
 
     def __repr__(self) -> str:
         return f"WasmExtension({self.name!r}, sources={self.sources!r})"

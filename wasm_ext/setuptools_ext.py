@@ -39,7 +39,7 @@ def finalize_distribution_options(dist: Distribution) -> None:
     existing = list(dist.ext_modules or [])
     if not declared and not any(isinstance(e, WasmExtension) for e in existing):
         return
-    dist._wasm_ext_configured = True  # type: ignore[attr-defined]
+    dist._wasm_ext_configured = True
     taken = {e.name for e in existing}
     for ext in declared:
         if ext.name in taken:
@@ -73,11 +73,13 @@ def _only_wasm(dist: Distribution) -> bool:
 def _make_build_ext(base: type[_setuptools_build_ext]) -> type[_setuptools_build_ext]:
     from .build.pipeline import build_extension
 
-    class build_ext(base):  # type: ignore[valid-type,misc]
+    class build_ext(base):
         """Builds WasmExtensions with the wasm pipeline; hands the rest to setuptools."""
 
+        extensions: list[Any]
+
         def run(self) -> None:
-            everything = list(self.extensions)
+            everything: list[Any] = list(self.extensions)
             wasm = [e for e in everything if isinstance(e, WasmExtension)]
             self.extensions = [e for e in everything if not isinstance(e, WasmExtension)]
             try:
@@ -162,12 +164,11 @@ def _make_build_ext(base: type[_setuptools_build_ext]) -> type[_setuptools_build
 
 def _make_bdist_wheel(base: Any) -> Any:
     if base is None:
-        try:
-            from setuptools.command.bdist_wheel import bdist_wheel as base
-        except ImportError:  # setuptools < 70.1
-            from wheel.bdist_wheel import bdist_wheel as base
+        from setuptools.command.bdist_wheel import bdist_wheel as setuptools_bdist_wheel
 
-    class bdist_wheel(base):  # type: ignore[valid-type,misc]
+        base = setuptools_bdist_wheel
+
+    class bdist_wheel(base):
         """Tags a wheel whose only extensions are wasm as pure: ``py3-none-any``."""
 
         def finalize_options(self) -> None:
@@ -179,7 +180,7 @@ def _make_bdist_wheel(base: Any) -> Any:
 
 
 def _make_install(base: type[_setuptools_install]) -> type[_setuptools_install]:
-    class install(base):  # type: ignore[valid-type,misc]
+    class install(base):
         """Installs a distribution whose only extensions are wasm into purelib.
 
         distutils picks platlib whenever ``ext_modules`` is non-empty; wasm modules are
@@ -191,7 +192,7 @@ def _make_install(base: type[_setuptools_install]) -> type[_setuptools_install]:
             if not _only_wasm(dist):
                 super().finalize_options()
                 return
-            dist.has_ext_modules = lambda: False  # type: ignore[method-assign]
+            dist.has_ext_modules = lambda: False
             try:
                 super().finalize_options()
             finally:

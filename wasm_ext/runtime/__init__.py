@@ -10,4 +10,4 @@ from .loader import KernelModule
 
 RUNTIME_VERSION = "1"
 
-__all__ = ["KernelError", "KernelModule", "KernelTrap", "RUNTIME_VERSION"]
+__all__ = ["RUNTIME_VERSION", "KernelError", "KernelModule", "KernelTrap"]

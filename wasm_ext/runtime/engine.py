@@ -20,7 +20,14 @@ if TYPE_CHECKING:
 # fingerprint changes, so old artifacts are ignored rather than misloaded.
 ENGINE_SETTINGS: dict[str, Any] = {}
 
-_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64", "riscv64": "riscv64", "s390x": "s390x"}
+_ARCHES = {
+    "x86_64": "x86_64",
+    "amd64": "x86_64",
+    "aarch64": "aarch64",
+    "arm64": "aarch64",
+    "riscv64": "riscv64",
+    "s390x": "s390x",
+}
 
 
 def host_target() -> str | None:

@@ -11,7 +11,7 @@ import hashlib
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable
 
 from .engine import config_fingerprint, host_target, make_config, wasmtime_version
 from .errors import KernelError, KernelTrap
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # (python name, kind, ctype, writable): kind is "scalar", "buffer" or "string"
 ParamSpec = tuple[str, str, str, bool]
 
-_engine: Optional[wasmtime.Engine] = None
+_engine: wasmtime.Engine | None = None
 _engine_lock = threading.Lock()
 
 
@@ -82,7 +82,7 @@ class KernelModule:
         self.directory = Path(os.path.dirname(os.path.abspath(stub_file)))
         self.stem = module_name.rpartition(".")[2]
         self.wasi = wasi
-        self._module: Optional[wasmtime.Module] = None
+        self._module: wasmtime.Module | None = None
         self._lock = threading.Lock()
         self._local = threading.local()
         self.loaded_from: str | None = None  # "precompiled" or "wasm", for tests and debugging
@@ -198,9 +198,10 @@ class _KernelFunction:
             allocations.clear()
             raise trap from None
         finally:
-            free = inst.exports.get("free")
-            for address in allocations:
-                free(inst.store, address)
+            if allocations:
+                free = inst.exports["free"]
+                for address in allocations:
+                    free(inst.store, address)
         return self._convert_result(raw)
 
     def _scalar(self, name: str, ctype: str, value: Any) -> Any:
@@ -239,7 +240,9 @@ class _KernelFunction:
         if not view.c_contiguous:
             raise ValueError(f"{self.export}(): {name} must be a C-contiguous buffer")
         if writable and view.readonly:
-            raise TypeError(f"{self.export}(): {name} is written by the kernel and must be writable, not {type(value).__name__}")
+            raise TypeError(
+                f"{self.export}(): {name} is written by the kernel and must be writable, not {type(value).__name__}"
+            )
         size = SCALARS[ctype].size
         if size != 1 and view.itemsize != size:
             raise TypeError(
@@ -264,7 +267,9 @@ def _wasm_view(address: int, size: int) -> memoryview:
 
 def _check_bounds(function: str, address: int, size: int, length: int) -> None:
     if address + size > length:
-        raise KernelTrap(function, "out_of_bounds", f"buffer at {address}+{size} is outside linear memory ({length} bytes)")
+        raise KernelTrap(
+            function, "out_of_bounds", f"buffer at {address}+{size} is outside linear memory ({length} bytes)"
+        )
 
 
 def _as_trap(function: str, exc: BaseException) -> KernelTrap | None:
