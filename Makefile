@@ -20,8 +20,11 @@ demo: setup
 	$(DEMO)/venv/bin/pip install --quiet --find-links $(DEMO)/wheels wasm-ext-example
 	cd $(DEMO) && venv/bin/python $(CURDIR)/example_project/demo.py wheels/*.whl
 
-## test: run the test suite (unit tests, real builds, pip wheel end to end)
+## test: lint and type-check, then the test suite (unit tests, real builds, pip wheel end to end)
 test: setup
+	$(BIN)/ruff check wasm_ext tests example_project
+	$(BIN)/ruff format --check wasm_ext tests example_project
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed node_modules/.bin/wasm-opt
