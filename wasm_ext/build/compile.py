@@ -80,7 +80,7 @@ def compile_module(
         raise WasmCompileError(f"{module}: the compiler wrote an unreadable module {output}: {exc}") from exc
     _check_imports(module, parsed, wasi)
     named = _attach_export_names(module, parsed, functions)
-    for name in exports[len(functions):]:
+    for name in exports[len(functions) :]:
         if parsed.export(name) is None:
             raise WasmCompileError(f"{module}: the linked module does not export {name!r}")
     return CompiledModule(
@@ -108,9 +108,7 @@ def _check_imports(module: str, parsed: wasm_binary.WasmModule, wasi: bool) -> N
         )
 
 
-def _attach_export_names(
-    module: str, parsed: wasm_binary.WasmModule, functions: Sequence[Function]
-) -> list[Function]:
+def _attach_export_names(module: str, parsed: wasm_binary.WasmModule, functions: Sequence[Function]) -> list[Function]:
     """Match each C function to its wasm export (``export_name`` may rename it) and check types."""
     names = wasm_binary.function_names(parsed)
     by_c_name: dict[str, wasm_binary.Export] = {}

@@ -48,7 +48,9 @@ def feature_flags(features: Sequence[str], wasm_opt: WasmOpt) -> list[str]:
                     flags.append(flag)
                 break
         else:
-            log.info("wasm-ext: wasm-opt %s has no flag for feature %r; left to its defaults", wasm_opt.version, feature)
+            log.info(
+                "wasm-ext: wasm-opt %s has no flag for feature %r; left to its defaults", wasm_opt.version, feature
+            )
     return flags
 
 

@@ -108,7 +108,12 @@ def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path,
         manifest,
         {
             "module": ext.name,
-            "wasm": {"file": wasm_path.name, "sha256": hashlib.sha256(wasm).hexdigest(), "size": len(wasm), "size_before_opt": result.size_before_opt},
+            "wasm": {
+                "file": wasm_path.name,
+                "sha256": hashlib.sha256(wasm).hexdigest(),
+                "size": len(wasm),
+                "size_before_opt": result.size_before_opt,
+            },
             "precompiled": artifacts,
             "max_size": ext.max_size,
             "wasi": ext.wasi,
@@ -123,9 +128,6 @@ def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path,
     return result
 
 
-
 def _resolve(root: Path, path: str) -> Path:
     p = Path(path)
     return p if p.is_absolute() else root / p
-
-

@@ -34,7 +34,14 @@ def precompile(wasm: bytes, directory: Path, stem: str, *, module: str) -> dict[
     path = directory / f"{stem}.{target}.cwasm"
     path.write_bytes(artifact)
     version = wasmtime_version()
-    log.info("wasm-ext: %s: precompiled for %s with wasmtime %s: %s (%d bytes)", module, target, version, path.name, len(artifact))
+    log.info(
+        "wasm-ext: %s: precompiled for %s with wasmtime %s: %s (%d bytes)",
+        module,
+        target,
+        version,
+        path.name,
+        len(artifact),
+    )
     return {
         "file": path.name,
         "target": target,

@@ -23,8 +23,7 @@ LENGTH_NAMES = ("n", "len", "length", "size", "count")
 LENGTH_SUFFIXES = ("_len", "_length", "_size", "_count", "_n")
 _QUALIFIERS = {"const", "volatile", "restrict", "__restrict", "__restrict__", "static", "register"}
 _UNMAPPABLE_HINT = (
-    "wrap it in a small C function that takes scalars or (pointer, length) pairs, "
-    "or leave it out of `exports`"
+    "wrap it in a small C function that takes scalars or (pointer, length) pairs, or leave it out of `exports`"
 )
 
 
@@ -105,9 +104,7 @@ class SourceInfo:
         return sorted(name for name, f in self.functions.items() if f.defined and f.marked)
 
 
-def read_sources(
-    compiler: Compiler, sources: Sequence[Path], flags: Sequence[str], *, module: str
-) -> SourceInfo:
+def read_sources(compiler: Compiler, sources: Sequence[Path], flags: Sequence[str], *, module: str) -> SourceInfo:
     """Run clang's AST dump over every source and collect functions, markers and typedefs."""
     info = SourceInfo()
     for source in sources:
@@ -153,16 +150,12 @@ def _add_function(node: dict[str, Any], file: str, in_main_file: bool, info: Sou
     ]
     line = node.get("loc", {}).get("line") or node.get("loc", {}).get("expansionLoc", {}).get("line", "?")
     kinds = {child.get("kind") for child in inner}
-    visibility_default = any(
-        c.get("kind") == "VisibilityAttr" and c.get("visibility") == "default" for c in inner
-    )
+    visibility_default = any(c.get("kind") == "VisibilityAttr" and c.get("visibility") == "default" for c in inner)
     marked = "WebAssemblyExportNameAttr" in kinds or ("AnnotateAttr" in kinds and visibility_default)
     doc = next((_render_comment(c) for c in inner if c.get("kind") == "FullComment"), "")
     fn = info.functions.get(name)
     if fn is None:
-        fn = info.functions[name] = _RawFunction(
-            name, params, result, bool(node.get("variadic")), f"{file}:{line}"
-        )
+        fn = info.functions[name] = _RawFunction(name, params, result, bool(node.get("variadic")), f"{file}:{line}")
     defined = "CompoundStmt" in kinds and in_main_file
     if defined:
         fn.params, fn.result, fn.variadic = params, result, bool(node.get("variadic"))
@@ -332,7 +325,7 @@ def select_exports(info: SourceInfo, requested: Sequence[str] | None, *, module:
         if not names:
             raise WasmCompileError(
                 f"{module}: no function is marked for export. Mark kernels with WASM_EXPORT "
-                f"(#include <wasm_ext.h>) or __attribute__((export_name(\"...\"))), or list "
+                f'(#include <wasm_ext.h>) or __attribute__((export_name("..."))), or list '
                 f"them in `exports`. Functions defined: {', '.join(info.defined) or 'none'}"
             )
         return names

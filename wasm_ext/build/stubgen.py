@@ -146,5 +146,3 @@ def copy_runtime(destination: Path) -> list[Path]:
         write_if_changed(target, source.read_bytes())
         outputs.append(target)
     return outputs
-
-

@@ -56,12 +56,10 @@ class WasmOpt:
 
 def find_compiler() -> Compiler:
     """The compiler the environment asks for (see the module docstring)."""
-    return _find_compiler(
-        os.environ.get("WASM_EXT_CC", ""), os.environ.get("WASI_SDK_PATH", "")
-    )
+    return _find_compiler(os.environ.get("WASM_EXT_CC", ""), os.environ.get("WASI_SDK_PATH", ""))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _find_compiler(cc_env: str, sdk_env: str) -> Compiler:
     if cc_env.strip():
         argv = tuple(shlex.split(cc_env))
@@ -131,7 +129,7 @@ def find_wasm_opt(required: bool) -> WasmOpt | None:
     return _probe_wasm_opt(path)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _probe_wasm_opt(path: str) -> WasmOpt:
     out = run([path, "--version"], error=ToolchainError, what="wasm-opt --version").stdout
     match = re.search(r"version[ _](\d+)", out)
