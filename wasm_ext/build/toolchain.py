@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 import re
 import shlex
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ToolchainError
+from ..runtime.paths import user_cache_dir
 from .process import log, run
 
 INSTALL_COMPILER_HINT = (
@@ -30,6 +33,9 @@ INSTALL_WASM_OPT_HINT = (
     "npm install binaryen, then put node_modules/.bin on PATH) or set WASM_OPT to the "
     "wasm-opt executable."
 )
+
+
+_ZIG_COMPLETE = ".setuptools-wasm-complete"
 
 
 @dataclass(frozen=True)
@@ -81,12 +87,15 @@ def _find_compiler(cc_env: str, sdk_env: str) -> Compiler:
 
 def _ziglang() -> Compiler:
     try:
-        import ziglang  # noqa: F401  (only to learn that it is installed)
+        import ziglang
     except ImportError:
         raise ToolchainError(f"No C compiler for wasm32-wasi was found. {INSTALL_COMPILER_HINT}") from None
-    zig = (sys.executable, "-m", "ziglang")
-    version = run([*zig, "version"], error=ToolchainError, what="zig version").stdout.strip()
-    cc = (*zig, "cc", "-target", "wasm32-wasi")
+    from importlib.metadata import version as dist_version
+
+    version = dist_version("ziglang")
+    home = stable_zig_home(Path(ziglang.__file__).resolve().parent, version)
+    zig = str(home / ("zig.exe" if sys.platform == "win32" else "zig"))
+    cc = (zig, "cc", "-target", "wasm32-wasi")
     # `zig cc` exits 1 after dumping an AST, so the AST comes from zig's bundled clang,
     # given the exact header search path zig cc uses (read from `-v`).
     probe = run(
@@ -95,11 +104,57 @@ def _ziglang() -> Compiler:
         what="zig cc header search path probe",
     )
     includes = _include_dirs_from_verbose(probe.stderr)
-    ast: tuple[str, ...] = (*zig, "clang", "--target=wasm32-wasip1", "-nostdinc")
+    ast: tuple[str, ...] = (zig, "clang", "--target=wasm32-wasip1", "-nostdinc")
     for include in includes:
         ast += ("-isystem", include)
-    log.info("wasm-ext: compiler: zig %s (python -m ziglang)", version)
+    log.info("wasm-ext: compiler: zig %s (%s)", version, zig)
     return Compiler("ziglang", cc, ast, f"zig {version}")
+
+
+def stable_zig_home(package_dir: Path, version: str) -> Path:
+    """A copy of the ziglang package at a path that depends only on its version.
+
+    zig keys its cache (including the wasi-libc it builds on first use, ~20 s) on the
+    paths of its own files. pip's build isolation installs ziglang at a new temporary
+    path for every build, so zig run from there rebuilds wasi-libc every time. The copy
+    is made of hard links where the file system allows (no extra disk), else of copies,
+    once per zig version, and published with an atomic rename.
+    """
+    home = user_cache_dir() / "zig" / f"{version}-{sys.platform}-{platform.machine().lower()}"
+    if (home / _ZIG_COMPLETE).is_file():
+        return home
+    home.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{home.name}-", dir=home.parent))
+    try:
+        log.info("wasm-ext: making a stable copy of zig %s at %s (once per version)", version, home)
+        shutil.copytree(
+            package_dir,
+            staging,
+            copy_function=_link_or_copy,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        (staging / _ZIG_COMPLETE).write_text(version)
+        try:
+            os.rename(staging, home)
+        except OSError:
+            if not (home / _ZIG_COMPLETE).is_file():  # not a concurrent build's copy: stale
+                shutil.rmtree(home, ignore_errors=True)
+                os.rename(staging, home)
+    except OSError as exc:
+        log.warning("wasm-ext: could not copy zig to %s (%s); using it in place, uncached", home, exc)
+        return package_dir
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return home
+
+
+def _link_or_copy(src: str, dst: str) -> str:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst
 
 
 def _include_dirs_from_verbose(stderr: str) -> list[str]:
