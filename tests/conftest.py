@@ -53,6 +53,14 @@ def build_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Bu
     return build
 
 
+@pytest.fixture(autouse=True)
+def _module_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets its own cache of run-time compiled modules."""
+    cache = tmp_path / "module-cache"
+    monkeypatch.setenv("WASM_EXT_CACHE_DIR", str(cache))
+    return cache
+
+
 @pytest.fixture(scope="session")
 def plugin_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The plugin built as a wheel once per session, for builds under pip's isolation."""

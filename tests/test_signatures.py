@@ -154,10 +154,13 @@ def test_buffers_and_strings(build_c: Callable[..., Built]) -> None:
     assert kernels.length_of("héllo") == 6 and kernels.length_of(b"abc") == 3
 
     sig = inspect.signature(kernels.scale)
-    assert [(p.name, str(p.annotation)) for p in sig.parameters.values()] == [("xs", "Buffer"), ("k", "float")]
+    assert [(p.name, str(p.annotation)) for p in sig.parameters.values()] == [
+        ("xs", "Buffer | WasmBuffer"),
+        ("k", "float"),
+    ]
     assert str(inspect.signature(kernels.length_of).parameters["text"].annotation) == "str | bytes"
 
-    with pytest.raises(TypeError, match=r"dsum\(\): xs must hold 8-byte items \(f64\), got item size 4"):
+    with pytest.raises(TypeError, match=r"dsum\(\): xs must hold 8-byte items, got item size 4"):
         kernels.dsum(array.array("f", [1.0]))
     with pytest.raises(TypeError, match=r"scale\(\): xs is written by the kernel and must be writable, not bytes"):
         kernels.scale(bytes(16), 2.0)
@@ -198,3 +201,41 @@ def test_typedefs_and_keyword_names(build_c: Callable[..., Built]) -> None:
     kernels = build_c(source).import_stub()
     assert kernels.total(b"\x05\x06") == 11
     assert list(inspect.signature(kernels.total).parameters) == ["from_"]
+
+
+@pytest.mark.parametrize(
+    "length",
+    ["n", "len", "length", "size", "count", "data_len", "data_size", "data_count", "data_n", "data_length"],
+)
+def test_length_parameter_names(build_c: Callable[..., Built], length: str) -> None:
+    source = f"""
+    #include <stddef.h>
+    #include <wasm_ext.h>
+    WASM_EXPORT size_t last(const unsigned char *data, size_t {length}) {{ return {length} ? data[{length} - 1] : 0; }}
+    """
+    kernels = build_c(source).import_stub()
+    assert list(inspect.signature(kernels.last).parameters) == ["data"]
+    assert kernels.last(b"\x01\x02\x03") == 3
+
+
+def test_other_names_do_not_pair(build_c: Callable[..., Built]) -> None:
+    source = "#include <wasm_ext.h>\nWASM_EXPORT int f(const int *data, int total) { return total; }\n"
+    with pytest.raises(SignatureError, match=r"parameter data \(const int \*\) is a pointer with no length"):
+        build_c(source)
+
+
+def test_reserved_export_names(build_c: Callable[..., Built]) -> None:
+    source = "#include <wasm_ext.h>\nWASM_EXPORT int alloc(int n) { return n; }\n"
+    with pytest.raises(SignatureError, match=r"exported as 'alloc', a name the stub reserves"):
+        build_c(source)
+
+
+def test_parameter_names_never_shadow_the_stub(build_c: Callable[..., Built]) -> None:
+    source = """
+    #include <stddef.h>
+    #include <wasm_ext.h>
+    WASM_EXPORT int f(int b, int e, int _inst, int _b, const unsigned char *int_, size_t n) { return b + e + _inst + _b + (int)n; }
+    """
+    kernels = build_c(source).import_stub()
+    assert list(inspect.signature(kernels.f).parameters) == ["b", "e", "inst", "b_", "int_"]
+    assert kernels.f(1, 2, 3, 4, b"xyz") == 13

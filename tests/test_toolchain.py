@@ -18,9 +18,9 @@ def test_stable_zig_home_is_made_once_per_version(tmp_path: Path, monkeypatch: p
     import ziglang
 
     package = Path(ziglang.__file__).resolve().parent
-    monkeypatch.setenv("WASM_EXT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     home = toolchain.stable_zig_home(package, "9.9.9-test")
-    assert home.is_relative_to(tmp_path / "cache" / "zig") and (home / "zig").is_file()
+    assert home.is_relative_to(tmp_path / "cache" / "setuptools-wasm" / "zig") and (home / "zig").is_file()
     assert os.access(home / "zig", os.X_OK)
     marker = home / ".setuptools-wasm-complete"
     stamp = marker.stat().st_mtime_ns

@@ -122,6 +122,8 @@ def _make_build_ext(base: type[_setuptools_build_ext]) -> type[_setuptools_build
             target = host_target()
             if ext.precompile and target is not None:
                 names.append(f"{ext.basename}.{target}.cwasm")
+            if ext.package:
+                names.append("py.typed")
             runtime_dir = runtime_location(ext.name)[1].rpartition(".")[2]
             runtime_src = Path(__file__).resolve().parent / "runtime"
             names += [f"{runtime_dir}/{p.name}" for p in sorted(runtime_src.glob("*.py"))]

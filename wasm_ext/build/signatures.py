@@ -193,27 +193,21 @@ def _render_comment(node: dict[str, Any]) -> str:
 def _comment_text(node: dict[str, Any]) -> str:
     """Text of a comment node: pieces on one source line are joined as they stand (clang
     splits a line at ``<``, taking it for HTML), pieces on new lines with a space."""
-    out: list[str] = []
-    line: list[Any] = [None]
+    lines: list[str] = []
+    current: list[Any] = [None]
 
     def walk(n: dict[str, Any]) -> None:
-        loc = n.get("loc", {})
-        new_line = "line" in loc and loc["line"] != line[0]
-        if "line" in loc:
-            line[0] = loc["line"]
+        line = n.get("loc", {}).get("line", current[0])
         if n.get("kind") == "TextComment":
-            text = n.get("text", "")
-            if new_line or not out:
-                text = text.strip()
-                if text:
-                    out.append((" " if out else "") + text)
-            else:
-                out.append(text.rstrip() if text.strip() else "")
+            if line != current[0] or not lines:
+                lines.append("")
+            lines[-1] += n.get("text", "")
+        current[0] = line
         for c in n.get("inner", []):
             walk(c)
 
     walk(node)
-    return "".join(out).strip()
+    return " ".join(text.strip() for text in lines if text.strip())
 
 
 def _canonical(spelling: str, typedefs: dict[str, str], depth: int = 0) -> tuple[str, int, bool]:
@@ -259,6 +253,8 @@ def _is_length_name(pointer: str, candidate: str) -> bool:
 
 
 def _python_name(name: str, index: int) -> str:
+    """The Python parameter name: never empty, a keyword, or starting with ``_`` (the stub's own names do)."""
+    name = name.lstrip("_")
     if not name:
         return f"arg{index}"
     return name + "_" if keyword.iskeyword(name) else name
@@ -275,10 +271,14 @@ def map_function(raw: _RawFunction, typedefs: dict[str, str], *, module: str) ->
         raise SignatureError(f"{where}: return type {raw.result!r} has no Python mapping; {_UNMAPPABLE_HINT}")
     params: list[Param] = []
     raws = raw.params
+    used: set[str] = set()
     i = 0
     while i < len(raws):
         p = raws[i]
         pname = _python_name(p.name, i)
+        while pname in used:
+            pname += "_"
+        used.add(pname)
         base, pointers, const = _canonical(p.spelling, typedefs)
         kind = _scalar_kind(base) if pointers >= 0 else None
         if pointers == 0 and kind is not None and kind != VOID:
@@ -312,9 +312,6 @@ def map_function(raw: _RawFunction, typedefs: dict[str, str], *, module: str) ->
             f"{where}: parameter {p.name or i!s} has type {p.spelling!r}, which has no Python "
             f"mapping; {_UNMAPPABLE_HINT}"
         )
-    names = [p.name for p in params]
-    if len(set(names)) != len(names):
-        raise SignatureError(f"{where}: parameter names repeat after mapping: {names}")
     return Function(raw.name, tuple(params), result, raw.result, raw.doc, raw.location)
 
 

@@ -13,10 +13,12 @@ from pathlib import Path
 from string import Template
 
 from .. import __version__
-from ..runtime.types import SCALARS, VOID
-from .signatures import Function, Param
+from ..errors import SignatureError
+from . import codegen
+from .signatures import Function
 
 RUNTIME_PACKAGE = "_wasm_ext_runtime"
+RESERVED_NAMES = frozenset({"alloc", "KernelError", "KernelTrap", "WasmBuffer"})
 _RUNTIME_SOURCE = Path(__file__).resolve().parent.parent / "runtime"
 
 
@@ -27,18 +29,6 @@ def runtime_location(module_name: str) -> tuple[str, str]:
         return f".{RUNTIME_PACKAGE}", f"{package}.{RUNTIME_PACKAGE}"
     name = f"_{stem}{RUNTIME_PACKAGE}"
     return name, name
-
-
-def _annotation(param: Param) -> str:
-    if param.kind == "buffer":
-        return "Buffer"
-    if param.kind == "string":
-        return "str | bytes"
-    return SCALARS[param.ctype].python
-
-
-def _result_annotation(fn: Function) -> str:
-    return "None" if fn.result == VOID else SCALARS[fn.result].python
 
 
 def _docstring(text: str, indent: str) -> str:
@@ -73,24 +63,20 @@ def _function_doc(fn: Function) -> str:
     return doc + "\n\n" + "\n".join(notes)
 
 
-def _signature(fn: Function) -> str:
-    params = ", ".join(f"{p.name}: {_annotation(p)}" for p in fn.params)
-    return f"def {fn.export}({params}) -> {_result_annotation(fn)}:"
-
-
 def _py_function(fn: Function) -> str:
-    specs = tuple((p.name, p.kind, p.ctype, p.writable) for p in fn.params)
-    args = ", ".join(p.name for p in fn.params)
-    return (
-        f"\n\n_{fn.export}: Callable[..., {_result_annotation(fn)}] = _module.function(\n"
-        f"    {fn.export!r}, {specs!r}, {fn.result!r}\n)\n\n\n"
-        f"{_signature(fn)}\n{_docstring(_function_doc(fn), '    ')}\n"
-        f"    return _{fn.export}({args})\n"
-    )
+    lines = [codegen.signature(fn), _docstring(_function_doc(fn), "    "), *codegen.body(fn)]
+    return "\n\n" + "\n".join(lines) + "\n"
 
 
 def _pyi_function(fn: Function) -> str:
-    return f"\n\n{_signature(fn)}\n{_docstring(_function_doc(fn), '    ')}\n"
+    return f"\n\n{codegen.signature(fn)}\n{_docstring(_function_doc(fn), '    ')}\n"
+
+
+_ALLOC_DOC = """Allocate *nbytes* inside the wasm module, to pass to kernels without copying.
+
+    See ``WasmBuffer``: read and write it with ``.view()``, free it with ``.free()``
+    or a ``with`` block. It belongs to the calling thread.
+    """
 
 
 def _template(name: str) -> Template:
@@ -121,7 +107,22 @@ def generate_stub(
     """Write ``<stem>.py``, ``<stem>.pyi`` and the runtime copy into *directory*."""
     stem = module_name.rpartition(".")[2]
     runtime_import, runtime_package = runtime_location(module_name)
-    names = [fn.export for fn in functions] + ["KernelError", "KernelTrap"]
+    for fn in functions:
+        if fn.export in RESERVED_NAMES:
+            raise SignatureError(
+                f"{module_name}: the kernel {fn.name}() would be exported as {fn.export!r}, a name the stub "
+                f"reserves ({', '.join(sorted(RESERVED_NAMES))}); rename it with export_name(...)"
+            )
+    with_alloc = any(p.kind != "scalar" for fn in functions for p in fn.params)
+    names = [fn.export for fn in functions] + ["KernelError", "KernelTrap", "WasmBuffer"]
+    py_functions = "".join(_py_function(f) for f in functions)
+    pyi_functions = "".join(_pyi_function(f) for f in functions)
+    if with_alloc:
+        names.append("alloc")
+        alloc_signature = "def alloc(nbytes: int) -> WasmBuffer:"
+        py_functions += f'\n\n{alloc_signature}\n    """{_ALLOC_DOC}"""\n    return _module.alloc(nbytes)\n'
+        pyi_functions += f'\n\n{alloc_signature}\n    """{_ALLOC_DOC}"""\n'
+
     fields = {
         "plugin_version": __version__,
         "sources": ", ".join(sources),
@@ -130,11 +131,16 @@ def generate_stub(
         "all": ", ".join(repr(n) for n in names),
         "wasi": repr(wasi),
     }
-    py = _template("stub.py.tmpl").substitute(fields, functions="".join(_py_function(f) for f in functions))
-    pyi = _template("stub.pyi.tmpl").substitute(fields, functions="".join(_pyi_function(f) for f in functions))
+    py = _template("stub.py.tmpl").substitute(fields, functions=py_functions)
+    pyi = _template("stub.pyi.tmpl").substitute(fields, functions=pyi_functions)
     outputs = [directory / f"{stem}.py", directory / f"{stem}.pyi"]
     write_if_changed(outputs[0], py)
     write_if_changed(outputs[1], pyi)
+    if "." in module_name:  # the stub's package is typed (PEP 561); keep an author's own marker
+        marker = directory / "py.typed"
+        if not marker.exists():
+            marker.write_text("")
+        outputs.append(marker)
     return outputs + copy_runtime(directory / runtime_package.rpartition(".")[2])
 
 

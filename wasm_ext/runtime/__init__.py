@@ -7,7 +7,8 @@ generated stub, so a stub and the runtime it was generated for always match.
 
 from .errors import KernelError, KernelTrap
 from .loader import KernelModule
+from .memory import WasmBuffer
 
-RUNTIME_VERSION = "1"
+RUNTIME_VERSION = "2"
 
-__all__ = ["RUNTIME_VERSION", "KernelError", "KernelModule", "KernelTrap"]
+__all__ = ["RUNTIME_VERSION", "KernelError", "KernelModule", "KernelTrap", "WasmBuffer"]

@@ -1,31 +1,39 @@
-"""Load a kernel module lazily and call its exports with checked, marshalled arguments.
+"""Load a kernel module lazily; give each thread its own instance and fast bindings.
 
-One Engine and Module per process (compiled or deserialized on the first call), one Store
-and Instance per thread: a wasmtime Store must never be used by two threads at once.
+One Engine per process and one Module per stub (deserialized or compiled on the first
+call), one Store + Instance per thread: a wasmtime Store must never be used by two
+threads at once (ctypes releases the GIL during calls). After ``fork`` the child drops
+everything it inherited and loads afresh.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import threading
+import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from . import cache
 from .engine import config_fingerprint, host_target, make_config, wasmtime_version
 from .errors import KernelError, KernelTrap
+from .fastcall import Binding, address_of, bind_fast, bind_slow, error_from, fast_available
 from .manifest import manifest_path, read_manifest
-from .types import SCALARS, VOID
+from .memory import WasmBuffer
 
 if TYPE_CHECKING:
     import wasmtime
 
-# (python name, kind, ctype, writable): kind is "scalar", "buffer" or "string"
-ParamSpec = tuple[str, str, str, bool]
+SCRATCH_BYTES = 64 * 1024  # per instance; larger buffer arguments get their own malloc
+MAX_ALLOCATION = (1 << 32) - (1 << 16)  # 4 GiB of wasm32 memory, less one page
 
 _engine: wasmtime.Engine | None = None
 _engine_lock = threading.Lock()
+_forked = False
+_modules: weakref.WeakSet[KernelModule] = weakref.WeakSet()
 
 
 def _get_engine() -> wasmtime.Engine:
@@ -34,58 +42,197 @@ def _get_engine() -> wasmtime.Engine:
         if _engine is None:
             import wasmtime
 
-            _engine = wasmtime.Engine(make_config())
+            config = make_config()
+            if _forked:  # a parallel JIT in a forked child can hang: compile serially there
+                config.parallel_compilation = False
+            _engine = wasmtime.Engine(config)
         return _engine
 
 
-class _Instance:
-    """One thread's Store + Instance and the exports a call needs."""
+def _after_fork_in_child() -> None:
+    global _engine, _engine_lock, _forked
+    _engine, _engine_lock, _forked = None, threading.Lock(), True
+    for module in list(_modules):
+        module._reset_after_fork()
 
-    def __init__(self, module: wasmtime.Module, wasi: bool) -> None:
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _Instance:
+    """One thread's Store + Instance, its bindings, and buffer staging."""
+
+    def __init__(self, owner: KernelModule, module: wasmtime.Module) -> None:
         import wasmtime
 
         engine = _get_engine()
+        self.owner = owner
+        self.dead = False
         self.store = wasmtime.Store(engine)
-        if wasi:
+        if owner.wasi:
             linker = wasmtime.Linker(engine)
             linker.define_wasi()
             self.store.set_wasi(wasmtime.WasiConfig())  # grants nothing
-            self.instance = linker.instantiate(self.store, module)
+            instance = linker.instantiate(self.store, module)
         else:
-            self.instance = wasmtime.Instance(self.store, module, [])
-        exports = self.instance.exports(self.store)
-        self.exports: dict[str, Any] = {name: exports[name] for name in (e.name for e in module.exports)}
+            instance = wasmtime.Instance(self.store, module, [])
+        exports = instance.exports(self.store)
+        self.exports: dict[str, Any] = {e.name: exports[e.name] for e in module.exports}
+        self.types = {e.name: e.type for e in module.exports}
+        self._bindings: dict[str, Binding] = {}
         memory = self.exports.get("memory")
         self.memory = memory if isinstance(memory, wasmtime.Memory) else None
-        init = self.exports.get("_initialize")
-        if init is not None:
-            init(self.store)
+        self.span, self._size = self._make_span()
+        self._known_size = -1  # memory size when _known_base was read: it moves only on growth
+        self._known_base = 0
+        # A scratch area for small buffer arguments, so they cost no malloc/free per call.
+        self._scratch = 0
+        self._scratch_used = 0
+        if "_initialize" in self.exports:
+            self.exports["_initialize"](self.store)
 
-    def base(self) -> tuple[int, int]:
-        """Address and length of linear memory now (both change when memory grows)."""
-        assert self.memory is not None
-        pointer = self.memory.data_ptr(self.store)
-        return ctypes.addressof(pointer.contents), self.memory.data_len(self.store)
+    def binding(self, export: str) -> Binding:
+        found = self._bindings.get(export)
+        if found is None:
+            import wasmtime
 
-    def malloc(self, size: int, function: str) -> int:
-        address = int(self.exports["malloc"](self.store, max(size, 1)))
+            func = self.exports.get(export)
+            ftype = self.types.get(export)
+            if not isinstance(func, wasmtime.Func) or not isinstance(ftype, wasmtime.FuncType):
+                raise KernelError(f"{self.owner.name}: the wasm module has no function {export!r}")
+            params = tuple(str(t) for t in ftype.params)
+            results = tuple(str(t) for t in ftype.results)
+            if fast_available():
+                found = bind_fast(self, self.store, func, max(len(params), len(results)))
+            else:
+                found = bind_slow(self, self.store, func, params, results)
+            self._bindings[export] = found
+        return found
+
+    def _make_span(self) -> tuple[Any, Any]:
+        """Functions returning (base address, size) and the size of linear memory, read anew."""
+        memory, store = self.memory, self.store
+        if memory is None:
+            return (lambda: (0, 0)), (lambda: 0)
+        if fast_available():
+            from wasmtime import _ffi as ffi
+
+            context = ctypes.c_void_p(address_of(store._context()))
+            handle = ctypes.c_void_p(ctypes.addressof(memory._memory))
+            data = ctypes.CFUNCTYPE(ctypes.c_size_t)(address_of(ffi.dll.wasmtime_memory_data))
+            size = ctypes.CFUNCTYPE(ctypes.c_size_t)(address_of(ffi.dll.wasmtime_memory_data_size))
+            data_call = functools.partial(data, context, handle)
+            size_call = functools.partial(size, context, handle)
+            return (lambda: (data_call(), size_call())), size_call
+        return (
+            (lambda: (ctypes.addressof(memory.data_ptr(store).contents), memory.data_len(store))),
+            (lambda: memory.data_len(store)),
+        )
+
+    def _base(self) -> tuple[int, int]:
+        """(base, size) of linear memory, cheaply: the base is re-read only after growth."""
+        size = self._size()
+        if size != self._known_size:
+            self._known_base, self._known_size = self.span()
+        return self._known_base, size
+
+    def _call_allocator(self, export: str, value: int, function: str) -> int:
+        b = self.binding(export)
+        b.u32[0] = value
+        error = b.call()
+        if error or b.trap[0] or b.pending is not None:
+            self.owner.fail(function, b, error)
+        return int(b.u32[0])
+
+    def malloc(self, nbytes: int, function: str) -> int:
+        if "malloc" not in self.exports:
+            raise KernelError(f"{self.owner.name}: the wasm module exports no malloc (it has no buffer parameters)")
+        # Near 4 GiB some libc mallocs overflow their size arithmetic and hand back a small
+        # block, so such requests never reach malloc, and every result is checked.
+        if nbytes > MAX_ALLOCATION:
+            raise MemoryError(f"{function}(): the wasm module could not allocate {nbytes} bytes (wasm32 limit)")
+        address = self._call_allocator("malloc", max(nbytes, 1), function)
         if address == 0:
-            raise MemoryError(f"{function}: the wasm module could not allocate {size} bytes")
-        return address & 0xFFFFFFFF
+            raise MemoryError(f"{function}(): the wasm module could not allocate {nbytes} bytes")
+        if address + nbytes > 1 << 32:
+            self.free(address)
+            raise MemoryError(f"{function}(): malloc returned a block that cannot hold {nbytes} bytes")
+        return address
+
+    def free(self, address: int) -> None:
+        if not self.dead:
+            self._call_allocator("free", address, "free")
+
+    def stage(self, source: Any, nbytes: int, function: str) -> int:
+        """Copy *source* into linear memory (scratch area or a fresh allocation); return its address."""
+        if isinstance(source, WasmBuffer):
+            if source.check(function) is not self:
+                raise ValueError(f"{function}(): the WasmBuffer belongs to another module")
+            return source.address
+        padded = (nbytes + 15) & ~15
+        if self._scratch_used + padded <= SCRATCH_BYTES:
+            if not self._scratch:
+                self._scratch = self.malloc(SCRATCH_BYTES, function)
+            address = self._scratch + self._scratch_used
+            self._scratch_used += padded
+        else:
+            address = self.malloc(nbytes, function)
+        base, size = self._base()  # after malloc: memory may have grown and moved
+        if address + nbytes > size:
+            raise KernelTrap(function, "memory_out_of_bounds", f"malloc returned {address}+{nbytes} outside memory")
+        if nbytes:
+            if type(source) is bytes:
+                ctypes.memmove(base + address, source, nbytes)
+            else:
+                memoryview((ctypes.c_ubyte * nbytes).from_address(base + address)).cast("B")[:] = source
+        return address
+
+    def unstage(self, target: Any, address: int, nbytes: int, function: str) -> None:
+        """Copy a written buffer back out of linear memory (no-op for a WasmBuffer)."""
+        if isinstance(target, WasmBuffer) or not nbytes:
+            return
+        base, size = self._base()  # the kernel may have grown memory
+        if address + nbytes > size:
+            raise KernelTrap(function, "memory_out_of_bounds", f"buffer {address}+{nbytes} outside memory")
+        target[:] = memoryview((ctypes.c_ubyte * nbytes).from_address(base + address)).cast("B")
+
+    def release(self, source: Any, address: int) -> None:
+        """End of a call: give back what :meth:`stage` took for *source*."""
+        if not address or self.dead or isinstance(source, WasmBuffer):
+            return
+        if self._scratch <= address < self._scratch + SCRATCH_BYTES:
+            self._scratch_used = 0  # calls do not nest: the whole scratch area is free again
+        else:
+            self.free(address)
 
 
 class KernelModule:
-    """The wasm module behind one generated stub; nothing is loaded until the first call."""
+    """The wasm module behind one generated stub; nothing is loaded until the first call.
+
+    Generated stubs use :attr:`local` (this thread's bindings, by export name),
+    :meth:`bind` (make one) and :meth:`fail` (turn a failed call into ``KernelTrap``).
+    """
 
     def __init__(self, module_name: str, stub_file: str, *, wasi: bool = False) -> None:
         self.name = module_name
         self.directory = Path(os.path.dirname(os.path.abspath(stub_file)))
         self.stem = module_name.rpartition(".")[2]
         self.wasi = wasi
+        self.local = threading.local()  # export name -> Binding, per thread
+        self._instances = threading.local()
         self._module: wasmtime.Module | None = None
         self._lock = threading.Lock()
-        self._local = threading.local()
-        self.loaded_from: str | None = None  # "precompiled" or "wasm", for tests and debugging
+        self.loaded_from: str | None = None  # "precompiled", "cache" or "wasm"
+        _modules.add(self)
+
+    def _reset_after_fork(self) -> None:
+        self._module = None
+        self._lock = threading.Lock()
+        self.local.__dict__.clear()
+        self._instances.__dict__.clear()
+
+    # -- loading -----------------------------------------------------------------------
 
     def _get_module(self) -> wasmtime.Module:
         with self._lock:
@@ -98,14 +245,13 @@ class KernelModule:
 
         engine = _get_engine()
         manifest = read_manifest(manifest_path(self.directory, self.stem))
-        target, fingerprint = host_target(), config_fingerprint()
-        major = wasmtime_version().split(".")[0]
+        target, fingerprint, version = host_target(), config_fingerprint(), wasmtime_version()
         for artifact in manifest.get("precompiled", []):
             if not (
                 isinstance(artifact, dict)
                 and artifact.get("target") == target
                 and artifact.get("config") == fingerprint
-                and str(artifact.get("wasmtime", "")).split(".")[0] == major
+                and str(artifact.get("wasmtime", "")).split(".")[0] == version.split(".")[0]
                 and isinstance(artifact.get("file"), str)
             ):
                 continue
@@ -114,172 +260,76 @@ class KernelModule:
             except OSError:
                 continue
             # Only bytes whose hash the build recorded are ever deserialized.
-            if hashlib.sha256(data).hexdigest() != artifact.get("sha256"):
-                continue
-            try:
-                module = wasmtime.Module.deserialize(engine, data)
-            except wasmtime.WasmtimeError:
-                continue
-            self.loaded_from = "precompiled"
-            return module
+            if hashlib.sha256(data).hexdigest() == artifact.get("sha256"):
+                module = self._deserialize(data)
+                if module is not None:
+                    self.loaded_from = "precompiled"
+                    return module
+
         wasm_file = self.directory / f"{self.stem}.wasm"
         try:
-            module = wasmtime.Module(engine, wasm_file.read_bytes())
-        except (OSError, wasmtime.WasmtimeError) as exc:
+            wasm = wasm_file.read_bytes()
+        except OSError as exc:
             raise KernelError(f"{self.name}: cannot load {wasm_file}: {exc}") from exc
+        entry = cache.entry_path(hashlib.sha256(wasm).hexdigest(), target, version, fingerprint)
+        cached = cache.load(entry)
+        if cached is not None:
+            module = self._deserialize(cached)
+            if module is not None:
+                self.loaded_from = "cache"
+                return module
+        try:
+            module = wasmtime.Module(engine, wasm)
+        except wasmtime.WasmtimeError as exc:
+            raise KernelError(f"{self.name}: cannot compile {wasm_file}: {exc}") from exc
+        cache.store(entry, bytes(module.serialize()))
         self.loaded_from = "wasm"
         return module
 
+    @staticmethod
+    def _deserialize(data: bytes) -> wasmtime.Module | None:
+        import wasmtime
+
+        try:
+            return wasmtime.Module.deserialize(_get_engine(), data)
+        except wasmtime.WasmtimeError:
+            return None
+
+    # -- per-thread instances ------------------------------------------------------------
+
     def instance(self) -> _Instance:
-        inst: _Instance | None = getattr(self._local, "instance", None)
+        inst: _Instance | None = getattr(self._instances, "instance", None)
         if inst is None:
             module = self._get_module()
             try:
-                inst = _Instance(module, self.wasi)
+                inst = _Instance(self, module)
             except Exception as exc:  # wasmtime.WasmtimeError, wasmtime.Trap
                 raise KernelError(f"{self.name}: cannot instantiate the wasm module: {exc}") from exc
-            self._local.instance = inst
+            self._instances.instance = inst
         return inst
 
+    def bind(self, export: str) -> Binding:
+        """This thread's binding for *export* (made on first use, then kept in :attr:`local`)."""
+        binding = self.instance().binding(export)
+        setattr(self.local, export, binding)
+        return binding
+
     def discard_instance(self) -> None:
-        self._local.instance = None
+        inst: _Instance | None = getattr(self._instances, "instance", None)
+        if inst is not None:
+            inst.dead = True
+        self._instances.__dict__.clear()
+        self.local.__dict__.clear()
 
-    def function(self, export: str, params: tuple[ParamSpec, ...], result: str) -> Callable[..., Any]:
-        """A callable for *export* that checks and marshals *params* and converts *result*."""
-        return _KernelFunction(self, export, params, result)
+    def fail(self, function: str, binding: Binding, error: int) -> NoReturn:
+        """Raise :class:`KernelTrap` for a failed call and drop this thread's instance."""
+        code, message = error_from(binding, error)
+        self.discard_instance()
+        raise KernelTrap(function, code, message)
 
-
-class _KernelFunction:
-    def __init__(self, module: KernelModule, export: str, params: tuple[ParamSpec, ...], result: str) -> None:
-        self.module = module
-        self.export = export
-        self.params = params
-        self.result = result
-        self.needs_memory = any(kind != "scalar" for _, kind, _, _ in params)
-
-    def __call__(self, *args: Any) -> Any:
-        if len(args) != len(self.params):
-            raise TypeError(f"{self.export}() takes {len(self.params)} arguments ({len(args)} given)")
-        inst = self.module.instance()
-        wasm_args: list[Any] = []
-        staged: list[tuple[memoryview, int]] = []  # (source view, wasm address)
-        copy_back: list[tuple[memoryview, int]] = []
-        allocations: list[int] = []
-        try:
-            for (name, kind, ctype, writable), value in zip(self.params, args):
-                if kind == "scalar":
-                    wasm_args.append(self._scalar(name, ctype, value))
-                    continue
-                view = self._buffer(name, kind, ctype, writable, value)
-                address = inst.malloc(view.nbytes, self.export)
-                allocations.append(address)
-                staged.append((view, address))
-                if writable:
-                    copy_back.append((view, address))
-                wasm_args.append(address)
-                if kind == "buffer":
-                    wasm_args.append(view.nbytes // SCALARS[ctype].size)
-            if staged:
-                base, length = inst.base()  # after every malloc: memory may have grown
-                for view, address in staged:
-                    _check_bounds(self.export, address, view.nbytes, length)
-                    _wasm_view(base + address, view.nbytes)[:] = view
-            raw = inst.exports[self.export](inst.store, *wasm_args)
-            if copy_back:
-                base, length = inst.base()
-                for view, address in copy_back:
-                    _check_bounds(self.export, address, view.nbytes, length)
-                    view[:] = _wasm_view(base + address, view.nbytes)
-        except Exception as exc:
-            trap = _as_trap(self.export, exc)
-            if trap is None:
-                raise
-            self.module.discard_instance()
-            allocations.clear()
-            raise trap from None
-        finally:
-            if allocations:
-                free = inst.exports["free"]
-                for address in allocations:
-                    free(inst.store, address)
-        return self._convert_result(raw)
-
-    def _scalar(self, name: str, ctype: str, value: Any) -> Any:
-        info = SCALARS[ctype]
-        if info.python == "float":
-            if not isinstance(value, (int, float)):
-                raise TypeError(f"{self.export}(): {name} must be a float, not {type(value).__name__}")
-            return float(value)
-        if ctype == "bool":
-            return 1 if value else 0
-        if not isinstance(value, int):
-            raise TypeError(f"{self.export}(): {name} must be an int, not {type(value).__name__}")
-        if not info.lo <= value <= info.hi:
-            raise OverflowError(f"{self.export}(): {name}={value} is out of range for {ctype} [{info.lo}, {info.hi}]")
-        bits = 64 if info.wasm == "i64" else 32
-        if value >= 1 << (bits - 1):  # unsigned values travel in the signed wasm type
-            value -= 1 << bits
-        return value
-
-    def _buffer(self, name: str, kind: str, ctype: str, writable: bool, value: Any) -> memoryview:
-        if kind == "string":
-            if isinstance(value, str):
-                value = value.encode("utf-8")
-            if not isinstance(value, (bytes, bytearray)):
-                raise TypeError(f"{self.export}(): {name} must be str or bytes, not {type(value).__name__}")
-            if b"\0" in value:
-                raise ValueError(f"{self.export}(): {name} must not contain NUL characters")
-            return memoryview(bytes(value) + b"\0")
-        try:
-            view = memoryview(value)
-        except TypeError:
-            raise TypeError(
-                f"{self.export}(): {name} must be a buffer (bytes, bytearray, memoryview, array, ...), "
-                f"not {type(value).__name__}"
-            ) from None
-        if not view.c_contiguous:
-            raise ValueError(f"{self.export}(): {name} must be a C-contiguous buffer")
-        if writable and view.readonly:
-            raise TypeError(
-                f"{self.export}(): {name} is written by the kernel and must be writable, not {type(value).__name__}"
-            )
-        size = SCALARS[ctype].size
-        if size != 1 and view.itemsize != size:
-            raise TypeError(
-                f"{self.export}(): {name} must hold {size}-byte items ({ctype}), got item size {view.itemsize}"
-            )
-        return view.cast("B")
-
-    def _convert_result(self, raw: Any) -> Any:
-        if self.result == VOID:
-            return None
-        info = SCALARS[self.result]
-        if self.result == "bool":
-            return bool(raw)
-        if info.python == "int" and not info.signed:
-            return int(raw) & info.hi
-        return raw
-
-
-def _wasm_view(address: int, size: int) -> memoryview:
-    return memoryview((ctypes.c_ubyte * size).from_address(address)).cast("B")
-
-
-def _check_bounds(function: str, address: int, size: int, length: int) -> None:
-    if address + size > length:
-        raise KernelTrap(
-            function, "out_of_bounds", f"buffer at {address}+{size} is outside linear memory ({length} bytes)"
-        )
-
-
-def _as_trap(function: str, exc: BaseException) -> KernelTrap | None:
-    import wasmtime
-
-    if isinstance(exc, KernelTrap):
-        return exc
-    if isinstance(exc, wasmtime.Trap):
-        code = exc.trap_code
-        return KernelTrap(function, code.name.lower() if code is not None else None, exc.message)
-    if isinstance(exc, wasmtime.WasmtimeError):
-        return KernelTrap(function, None, str(exc))
-    return None
+    def alloc(self, nbytes: int) -> WasmBuffer:
+        """A buffer of *nbytes* inside this thread's instance (see :class:`WasmBuffer`)."""
+        if not isinstance(nbytes, int) or nbytes < 0:
+            raise ValueError(f"alloc(): nbytes must be a non-negative int, got {nbytes!r}")
+        inst = self.instance()
+        return WasmBuffer(inst, inst.malloc(nbytes, "alloc"), nbytes)
