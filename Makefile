@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: demo test setup clean
+.PHONY: demo test bench-calls setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -26,6 +26,10 @@ test: setup
 	$(BIN)/ruff format --check wasm_ext tests example_project
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## bench-calls: per-call cost table (pure Python, ctypes, wasmtime-py, our stub) -> benchmarks/RESULTS.md
+bench-calls: setup
+	$(BIN)/python benchmarks/bench_calls.py --write
 
 setup: $(VENV)/.installed node_modules/.bin/wasm-opt
 

@@ -11,6 +11,10 @@
 #ifndef WASM_EXT_H
 #define WASM_EXT_H
 
+#if defined(__clang__)
 #define WASM_EXPORT __attribute__((visibility("default"), used, annotate("wasm_ext.export")))
+#else /* other compilers (a native build of the same source, e.g. for tests) */
+#define WASM_EXPORT __attribute__((visibility("default"), used))
+#endif
 
 #endif

@@ -83,9 +83,8 @@ class _Instance:
         self._bindings: dict[str, Binding] = {}
         memory = self.exports.get("memory")
         self.memory = memory if isinstance(memory, wasmtime.Memory) else None
-        self.span, self._size = self._make_span()
-        self._known_size = -1  # memory size when _known_base was read: it moves only on growth
-        self._known_base = 0
+        self.span = self._make_span()
+        self._known_base, self._known_size = self.span()
         # A scratch area for small buffer arguments, so they cost no malloc/free per call.
         self._scratch = 0
         self._scratch_used = 0
@@ -110,11 +109,11 @@ class _Instance:
             self._bindings[export] = found
         return found
 
-    def _make_span(self) -> tuple[Any, Any]:
-        """Functions returning (base address, size) and the size of linear memory, read anew."""
+    def _make_span(self) -> Any:
+        """A function returning (base address, size) of linear memory, read anew."""
         memory, store = self.memory, self.store
         if memory is None:
-            return (lambda: (0, 0)), (lambda: 0)
+            return lambda: (0, 0)
         if fast_available():
             from wasmtime import _ffi as ffi
 
@@ -124,18 +123,18 @@ class _Instance:
             size = ctypes.CFUNCTYPE(ctypes.c_size_t)(address_of(ffi.dll.wasmtime_memory_data_size))
             data_call = functools.partial(data, context, handle)
             size_call = functools.partial(size, context, handle)
-            return (lambda: (data_call(), size_call())), size_call
-        return (
-            (lambda: (ctypes.addressof(memory.data_ptr(store).contents), memory.data_len(store))),
-            (lambda: memory.data_len(store)),
-        )
+            return lambda: (data_call(), size_call())
+        return lambda: (ctypes.addressof(memory.data_ptr(store).contents), memory.data_len(store))
 
-    def _base(self) -> tuple[int, int]:
-        """(base, size) of linear memory, cheaply: the base is re-read only after growth."""
-        size = self._size()
-        if size != self._known_size:
+    def _base(self, end: int) -> tuple[int, int]:
+        """(base, size) of linear memory, re-read only when *end* lies past the size we know.
+
+        The engine never moves memory (``memory_may_move=False``), so only the size can be
+        stale, and only ever too small.
+        """
+        if end > self._known_size:
             self._known_base, self._known_size = self.span()
-        return self._known_base, size
+        return self._known_base, self._known_size
 
     def _call_allocator(self, export: str, value: int, function: str) -> int:
         b = self.binding(export)
@@ -178,7 +177,7 @@ class _Instance:
             self._scratch_used += padded
         else:
             address = self.malloc(nbytes, function)
-        base, size = self._base()  # after malloc: memory may have grown and moved
+        base, size = self._base(address + nbytes)
         if address + nbytes > size:
             raise KernelTrap(function, "memory_out_of_bounds", f"malloc returned {address}+{nbytes} outside memory")
         if nbytes:
@@ -192,7 +191,7 @@ class _Instance:
         """Copy a written buffer back out of linear memory (no-op for a WasmBuffer)."""
         if isinstance(target, WasmBuffer) or not nbytes:
             return
-        base, size = self._base()  # the kernel may have grown memory
+        base, size = self._base(address + nbytes)
         if address + nbytes > size:
             raise KernelTrap(function, "memory_out_of_bounds", f"buffer {address}+{nbytes} outside memory")
         target[:] = memoryview((ctypes.c_ubyte * nbytes).from_address(base + address)).cast("B")

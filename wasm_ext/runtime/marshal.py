@@ -10,6 +10,8 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+from .memory import WasmBuffer
+
 
 def check_int(value: Any, function: str, name: str) -> int:
     """*value* as an int if it is one (``bool`` and other int subclasses included)."""
@@ -40,8 +42,6 @@ def in_buffer(value: Any, itemsize: int, writable: bool, function: str, name: st
     The source is the object itself for ``bytes`` and :class:`WasmBuffer` (copied or
     passed without conversion), else a flat byte view of it.
     """
-    from .memory import WasmBuffer
-
     if isinstance(value, WasmBuffer):
         if value.nbytes % itemsize:
             raise ValueError(

@@ -1,0 +1,87 @@
+"""Shared benchmark plumbing: build the wasm stub and the native library, time, report."""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import timeit
+from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+
+
+def build_stub(source: Path, module: str, workdir: Path) -> ModuleType:
+    """Build *source* with the real pipeline into *workdir* and import the stub."""
+    from wasm_ext import WasmExtension
+    from wasm_ext.build.pipeline import build_extension
+
+    package, _, _ = module.rpartition(".")
+    package_dir = workdir / package
+    package_dir.mkdir(parents=True, exist_ok=True)
+    (package_dir / "__init__.py").write_text("")
+    ext = WasmExtension(module, sources=[str(source)])
+    build_extension(ext, source_root=source.parent, package_dir=package_dir, temp_dir=workdir / "tmp")
+    sys.path.insert(0, str(workdir))
+    return importlib.import_module(module)
+
+
+def build_native(source: Path, workdir: Path, compiler: str = "cc") -> ctypes.CDLL:
+    """The same C as a native shared library (``-O3``), for ctypes."""
+    out = workdir / f"lib{source.stem}-{compiler}.so"
+    include = Path(importlib.import_module("wasm_ext").INCLUDE_DIR)
+    subprocess.run([compiler, "-O3", "-shared", "-fPIC", f"-I{include}", str(source), "-o", str(out)], check=True)
+    return ctypes.CDLL(str(out))
+
+
+def per_call_us(fn: Callable[[], object], budget: float = 0.4) -> float:
+    """Best per-call time in microseconds (min over repeats, each ~*budget*/5 seconds)."""
+    timer = timeit.Timer(fn)
+    number, elapsed = timer.autorange()
+    number = max(1, int(number * (budget / 5) / max(elapsed, 1e-9)))
+    return min(timer.repeat(repeat=5, number=number)) / number * 1e6
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from importlib.metadata import version
+
+    wasm_opt = shutil.which("wasm-opt")
+    binaryen = (
+        subprocess.run([wasm_opt, "--version"], capture_output=True, text=True).stdout.strip() if wasm_opt else "none"
+    )
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, wasmtime {version('wasmtime')}, ziglang {version('ziglang')}, {binaryen}"
+    )
+
+
+def update_results(section: str, body: str) -> None:
+    """Replace (or append) the block between this section's markers in RESULTS.md."""
+    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(text)
+
+
+def workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="wasm-ext-bench-"))

@@ -1,0 +1,77 @@
+"""The generated stub and the runtime copy type-check under ``mypy --strict``; bad calls do not."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from wasm_ext.build.pipeline import build_extension
+from wasm_ext.config import extensions_from_pyproject
+
+USER_CODE = """
+from wasm_example import kernels
+
+good: int = kernels.fib(10) + kernels.sieve(100) + kernels.adler32(b"abc") + kernels.adler32(bytearray(3))
+with kernels.alloc(16) as buf:
+    kernels.adler32(buf)
+try:
+    kernels.fib(-1)
+except kernels.KernelTrap as exc:
+    code: str | None = exc.trap_code
+
+kernels.fib("10")
+kernels.adler32(5)
+text: str = kernels.sieve(10)
+"""
+
+
+@pytest.fixture(scope="module")
+def example_stub(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("typed")
+    (ext,) = extensions_from_pyproject(REPO / "example_project" / "pyproject.toml")
+    package = root / "wasm_example"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    build_extension(ext, source_root=REPO / "example_project", package_dir=package, temp_dir=root / "tmp")
+    return root
+
+
+def _mypy(cwd: Path, *targets: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--python-version",
+            f"{sys.version_info[0]}.{sys.version_info[1]}",
+            *targets,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_generated_stub_and_runtime_pass_mypy_strict(example_stub: Path) -> None:
+    assert (example_stub / "wasm_example" / "py.typed").is_file()
+    proc = _mypy(example_stub, "wasm_example/kernels.py", "wasm_example/_wasm_ext_runtime")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = _mypy(example_stub, "-p", "wasm_example")  # the package as users see it: .pyi wins
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_rejects_wrongly_typed_calls(example_stub: Path) -> None:
+    (example_stub / "use.py").write_text(USER_CODE)
+    proc = _mypy(example_stub, "use.py")
+    errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in errors] == ["12", "13", "14"], proc.stdout
+    assert 'Argument 1 to "fib" has incompatible type "str"; expected "int"' in errors[0]
+    assert 'Argument 1 to "adler32" has incompatible type "int"' in errors[1]
+    assert 'Incompatible types in assignment (expression has type "int", variable has type "str")' in errors[2]
