@@ -22,8 +22,8 @@ demo: setup
 
 ## test: lint and type-check, then the test suite (unit tests, real builds, pip wheel end to end)
 test: setup
-	$(BIN)/ruff check wasm_ext tests example_project
-	$(BIN)/ruff format --check wasm_ext tests example_project
+	$(BIN)/ruff check wasm_ext tests example_project benchmarks
+	$(BIN)/ruff format --check wasm_ext tests example_project benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

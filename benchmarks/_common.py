@@ -63,7 +63,9 @@ def machine() -> str:
 
     wasm_opt = shutil.which("wasm-opt")
     binaryen = (
-        subprocess.run([wasm_opt, "--version"], capture_output=True, text=True).stdout.strip() if wasm_opt else "none"
+        subprocess.run([wasm_opt, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+        if wasm_opt
+        else "none"
     )
     return (
         f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
