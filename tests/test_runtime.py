@@ -320,3 +320,18 @@ def test_fork_and_spawn_children(built: Built, precompiled: bool) -> None:
     assert lines[0] == f"4 {'precompiled' if precompiled else 'wasm'}"
     expected = "[(3, True), (150, True), (600, True)]"
     assert lines[1:] == [f"fork {expected}", f"spawn {expected}"]
+
+
+def test_buffers_are_freed_after_every_call(built: Built) -> None:
+    kernels = built.import_stub()
+    large = os.urandom(200_000)  # larger than the scratch area: a malloc per call
+    kernels.checksum(large)
+    inst = kernels._module.instance()
+    size_before = inst.span()[1]
+    for _ in range(300):  # 60 MB in total: a leak would have to grow memory
+        assert kernels.checksum(large) == zlib.adler32(large)
+        values = __import__("array").array("i", range(50_000))
+        kernels.reverse(values, 0)
+        with pytest.raises(TypeError, match="grow must be an int"):
+            kernels.reverse(values, "not an int")
+    assert inst.span()[1] == size_before
