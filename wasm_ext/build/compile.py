@@ -25,7 +25,8 @@ WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
 class CompiledModule:
     """The linked module before optimisation."""
 
-    stripped: bytes  # no custom sections: what wasm-opt and the wheel get
+    stripped: bytes  # no custom sections: what the wheel gets when wasm-opt does not run
+    named: bytes  # only the name section kept: what wasm-opt gets (it keeps names with -g)
     features: tuple[str, ...]  # from the target_features section, for wasm-opt
     functions: tuple[Function, ...]  # with their export names filled in
     imports: tuple[wasm_binary.Import, ...]
@@ -85,6 +86,7 @@ def compile_module(
             raise WasmCompileError(f"{module}: the linked module does not export {name!r}")
     return CompiledModule(
         wasm_binary.strip_custom_sections(raw),
+        wasm_binary.strip_custom_sections(raw, keep=("name",)),
         tuple(parsed.target_features),
         tuple(named),
         tuple(parsed.imports),

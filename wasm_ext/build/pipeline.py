@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from ..extension import WasmExtension
 from ..runtime.manifest import manifest_path, write_manifest
 from . import compile as compile_stage
-from . import gate, optimize, precompile, signatures, stubgen, toolchain
+from . import gate, optimize, precompile, signatures, stubgen, toolchain, wasm_binary
 from .process import log
 
 
@@ -80,8 +80,12 @@ def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path,
                 ext.name,
                 toolchain.INSTALL_WASM_OPT_HINT,
             )
+    named = compiled.named
     if wasm_opt is not None:
-        wasm = optimize.optimize(wasm, wasm_opt, opt_level=ext.opt_level, features=compiled.features, module=ext.name)
+        named = optimize.optimize(named, wasm_opt, opt_level=ext.opt_level, features=compiled.features, module=ext.name)
+    # The shipped module carries no names; the manifest keeps them for `wasm-ext size`.
+    name_map = wasm_binary.function_names(wasm_binary.parse(named))
+    wasm = wasm_binary.strip_custom_sections(named)
     result.size = len(wasm)
     log.info(
         "wasm-ext: %s: %d bytes before wasm-opt, %d bytes shipped (%+.1f%%)",
@@ -116,6 +120,8 @@ def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path,
             },
             "precompiled": artifacts,
             "max_size": ext.max_size,
+            "function_names": {str(index): name for index, name in sorted(name_map.items())},
+            "features": list(compiled.features),
             "wasi": ext.wasi,
             "toolchain": {"compiler": compiler.describe(), "wasm_opt": None if wasm_opt is None else wasm_opt.version},
         },

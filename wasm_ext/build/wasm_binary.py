@@ -191,11 +191,11 @@ def parse(data: bytes) -> WasmModule:
     return module
 
 
-def strip_custom_sections(data: bytes) -> bytes:
-    """The module without custom sections: no DWARF, names, producers or target features."""
+def strip_custom_sections(data: bytes, keep: tuple[str, ...] = ()) -> bytes:
+    """The module without custom sections (DWARF, names, producers, target features), but *keep*."""
     parts = [MAGIC]
     for section_id, start, end in _sections(data):
-        if section_id == 0:
+        if section_id == 0 and _Reader(data, start, end).name() not in keep:
             continue
         parts.append(bytes([section_id]) + _uleb_bytes(end - start))
         parts.append(data[start:end])
@@ -230,3 +230,36 @@ def function_names(module: WasmModule) -> dict[int, str]:
                 names[index] = r.name()
         r.pos = end
     return names
+
+
+def function_sizes(data: bytes) -> dict[int, int]:
+    """Function index -> size in bytes of its body in the code section (imports excluded)."""
+    imported = 0
+    sizes: dict[int, int] = {}
+    for section_id, start, end in _sections(data):
+        r = _Reader(data, start, end)
+        if section_id == 2:
+            for _ in range(r.uleb()):
+                r.name()
+                r.name()
+                kind = r.byte()
+                if kind == 0:
+                    imported += 1
+                    r.uleb()
+                elif kind == 1:
+                    r.byte()
+                    r.limits()
+                elif kind == 2:
+                    r.limits()
+                elif kind == 3:
+                    r.valtype()
+                    r.byte()
+                else:
+                    r.byte()
+                    r.uleb()
+        elif section_id == 10:
+            for i in range(r.uleb()):
+                size = r.uleb()
+                sizes[imported + i] = size
+                r.pos += size
+    return sizes

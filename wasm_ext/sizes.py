@@ -1,0 +1,126 @@
+"""Find built modules in wheels, directories and ``.wasm`` files, and measure them.
+
+What ``wasm-ext size`` and ``wasm-ext check`` report on: each module's shipped size, gzip
+size, the size before wasm-opt and the ``max_size`` recorded by the build (from the
+manifest beside the module), and its largest functions by code size (names from the
+manifest's name map, since the shipped module is stripped).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .build import wasm_binary
+from .runtime.manifest import SUFFIX as MANIFEST_SUFFIX
+
+
+class InputError(Exception):
+    """A path that is not a wheel, directory or module, or one that cannot be read."""
+
+
+@dataclass
+class ModuleReport:
+    module: str
+    location: str
+    size: int
+    gzip_size: int
+    size_before_opt: int | None
+    max_size: int | None
+    largest_functions: list[tuple[str, int]] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)
+    exports: list[tuple[str, str]] = field(default_factory=list)
+    features: list[str] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["largest_functions"] = [{"name": n, "size": s} for n, s in self.largest_functions]
+        data["exports"] = [{"name": n, "type": t} for n, t in self.exports]
+        return data
+
+
+def collect(paths: list[str], top: int = 5) -> list[ModuleReport]:
+    """Reports for every module under *paths* (wheels, directories, ``.wasm`` files)."""
+    reports: list[ModuleReport] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError(f"{raw}: no such file or directory")
+        if path.is_dir():
+            found = sorted(path.rglob("*.wasm"))
+            reports += [_from_file(p, top) for p in found]
+        elif path.suffix == ".whl":
+            reports += list(_from_wheel(path, top))
+        elif path.suffix == ".wasm":
+            reports.append(_from_file(path, top))
+        else:
+            raise InputError(f"{raw}: not a wheel (.whl), a directory or a WebAssembly module (.wasm)")
+    return reports
+
+
+def _from_file(path: Path, top: int) -> ModuleReport:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+    manifest_file = path.with_name(path.name[: -len(".wasm")] + MANIFEST_SUFFIX)
+    manifest = _read_json(manifest_file.read_bytes(), str(manifest_file)) if manifest_file.is_file() else {}
+    return _report(data, manifest, str(path), path.stem, top)
+
+
+def _from_wheel(path: Path, top: int) -> Iterator[ModuleReport]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            for member in sorted(n for n in names if n.endswith(".wasm")):
+                manifest_name = member[: -len(".wasm")] + MANIFEST_SUFFIX
+                manifest = (
+                    _read_json(zf.read(manifest_name), f"{path}!{manifest_name}") if manifest_name in names else {}
+                )
+                stem = member.rsplit("/", 1)[-1][: -len(".wasm")]
+                yield _report(zf.read(member), manifest, f"{path}!{member}", stem, top)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{path}: not a readable wheel: {exc}") from exc
+
+
+def _read_json(data: bytes, where: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except ValueError as exc:
+        raise InputError(f"{where}: not valid JSON: {exc}") from exc
+    return value if isinstance(value, dict) else {}
+
+
+def _report(data: bytes, manifest: dict[str, Any], location: str, stem: str, top: int) -> ModuleReport:
+    try:
+        parsed = wasm_binary.parse(data)
+        sizes = wasm_binary.function_sizes(data)
+    except wasm_binary.WasmFormatError as exc:
+        raise InputError(f"{location}: not a valid WebAssembly module: {exc}") from exc
+    names = {int(k): v for k, v in manifest.get("function_names", {}).items()}
+    names.update(wasm_binary.function_names(parsed))  # a module that kept its name section
+    exported = {e.index: e.name for e in parsed.exports if e.kind == "func"}
+    largest = sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:top]
+    wasm_info = manifest.get("wasm", {})
+    features = manifest.get("features")
+    if features is None and "target_features" in parsed.custom_sections:
+        features = parsed.target_features
+    return ModuleReport(
+        module=str(manifest.get("module", stem)),
+        location=location,
+        size=len(data),
+        gzip_size=len(gzip.compress(data, compresslevel=9, mtime=0)),
+        size_before_opt=wasm_info.get("size_before_opt"),
+        max_size=manifest.get("max_size"),
+        largest_functions=[(names.get(i) or exported.get(i) or f"func[{i}]", size) for i, size in largest],
+        imports=[
+            f"{i.module}.{i.name} ({i.kind}{'' if i.type is None else ' ' + str(i.type)})" for i in parsed.imports
+        ],
+        exports=[(e.name, e.kind if e.type is None else f"{e.kind} {e.type}") for e in parsed.exports],
+        features=features,
+    )
