@@ -6,18 +6,20 @@ read first because they decide what the linker exports.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import INCLUDE_DIR
+from .. import INCLUDE_DIR, __version__
 from ..errors import ConfigError
 from ..extension import WasmExtension
 from ..runtime.manifest import manifest_path, write_manifest
 from . import compile as compile_stage
 from . import gate, optimize, precompile, signatures, stubgen, toolchain, wasm_binary
+from .cache import StageCache, digest, files_digest
 from .process import log
 
 
@@ -49,24 +51,8 @@ def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path,
     flags = compile_stage.compile_flags(
         include_dirs=include_dirs, define_macros=ext.define_macros, undef_macros=ext.undef_macros
     )
-
-    info = signatures.read_sources(compiler, sources, [*flags, *ext.extra_compile_args], module=ext.name)
-    names = signatures.select_exports(info, ext.exports, module=ext.name)
-    functions = list(signatures.map_functions(info, names, module=ext.name))
-
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    compiled = compile_stage.compile_module(
-        compiler,
-        module=ext.name,
-        sources=sources,
-        flags=flags,
-        opt_level=ext.opt_level,
-        extra_compile_args=ext.extra_compile_args,
-        extra_link_args=ext.extra_link_args,
-        functions=functions,
-        wasi=ext.wasi,
-        output=temp_dir / f"{ext.basename}.linked.wasm",
-    )
+    stages = StageCache(temp_dir / "cache")
+    compiled = _compile_cached(ext, stages, compiler, sources, flags, temp_dir)
     wasm = compiled.stripped
     result.size_before_opt = len(wasm)
 
@@ -82,7 +68,21 @@ def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path,
             )
     named = compiled.named
     if wasm_opt is not None:
-        named = optimize.optimize(named, wasm_opt, opt_level=ext.opt_level, features=compiled.features, module=ext.name)
+        key = digest(
+            hashlib.sha256(named).hexdigest(),
+            wasm_opt.version,
+            sorted(wasm_opt.features),
+            ext.opt_level,
+            compiled.features,
+        )
+        hit = stages.get("wasm-opt", key)
+        if hit is None:
+            named = optimize.optimize(
+                named, wasm_opt, opt_level=ext.opt_level, features=compiled.features, module=ext.name
+            )
+            stages.put("wasm-opt", key, named)
+        else:
+            named = hit[0]
     # The shipped module carries no names; the manifest keeps them for `wasm-ext size`.
     name_map = wasm_binary.function_names(wasm_binary.parse(named))
     wasm = wasm_binary.strip_custom_sections(named)
@@ -103,7 +103,7 @@ def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path,
 
     artifacts = []
     if ext.precompile:
-        entry = precompile.precompile(wasm, package_dir, ext.basename, module=ext.name)
+        entry = precompile.precompile(wasm, package_dir, ext.basename, module=ext.name, cache=stages)
         if entry is not None:
             artifacts.append(entry)
             result.outputs.append(package_dir / entry["file"])
@@ -137,3 +137,79 @@ def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path,
 def _resolve(root: Path, path: str) -> Path:
     p = Path(path)
     return p if p.is_absolute() else root / p
+
+
+def _compile_cached(
+    ext: WasmExtension,
+    stages: StageCache,
+    compiler: toolchain.Compiler,
+    sources: list[Path],
+    flags: list[str],
+    temp_dir: Path,
+) -> compile_stage.CompiledModule:
+    """Signatures + compile, skipped when no input changed since the last build here.
+
+    The key covers the declared options, the flags, the compiler's version and the
+    contents of every file the preprocessor read last time (from depfiles): a changed
+    header, even one holding only macros, means a rebuild.
+    """
+    base = digest(__version__, compiler.describe(), _declared(ext), flags, [str(s.resolve()) for s in sources])
+    record = stages.record("compile").get("data", {})
+    if record.get("base") == base:
+        deps_digest = files_digest(record.get("files", []))
+        hit = stages.get("compile", digest(base, deps_digest)) if deps_digest else None
+        if hit is not None:
+            named, meta = hit
+            return compile_stage.CompiledModule(
+                wasm_binary.strip_custom_sections(named),
+                named,
+                tuple(meta["features"]),
+                tuple(signatures.function_from_json(f) for f in meta["functions"]),
+                (),
+            )
+
+    info = signatures.read_sources(
+        compiler, sources, [*flags, *ext.extra_compile_args], module=ext.name, depfile_dir=temp_dir / "deps"
+    )
+    names = signatures.select_exports(info, ext.exports, module=ext.name)
+    functions = list(signatures.map_functions(info, names, module=ext.name))
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    compiled = compile_stage.compile_module(
+        compiler,
+        module=ext.name,
+        sources=sources,
+        flags=flags,
+        opt_level=ext.opt_level,
+        extra_compile_args=ext.extra_compile_args,
+        extra_link_args=ext.extra_link_args,
+        functions=functions,
+        wasi=ext.wasi,
+        output=temp_dir / f"{ext.basename}.linked.wasm",
+    )
+    files = sorted(info.files)
+    deps_digest = files_digest(files)
+    if deps_digest is not None:
+        meta = {
+            "base": base,
+            "files": files,
+            "features": list(compiled.features),
+            "functions": [dataclasses.asdict(f) for f in compiled.functions],
+        }
+        stages.put("compile", digest(base, deps_digest), compiled.named, meta)
+    return compiled
+
+
+def _declared(ext: WasmExtension) -> dict[str, object]:
+    """The options of *ext* that decide the compiled module."""
+    return {
+        "name": ext.name,
+        "sources": list(ext.sources),
+        "include_dirs": list(ext.include_dirs),
+        "define_macros": [list(m) for m in ext.define_macros],
+        "undef_macros": list(ext.undef_macros),
+        "extra_compile_args": list(ext.extra_compile_args),
+        "extra_link_args": list(ext.extra_link_args),
+        "exports": ext.exports,
+        "opt_level": ext.opt_level,
+        "wasi": ext.wasi,
+    }

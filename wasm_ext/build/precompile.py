@@ -13,10 +13,14 @@ from typing import Any
 
 from ..errors import ToolchainError
 from ..runtime.engine import config_fingerprint, host_target, make_config, wasmtime_version
+from .cache import StageCache, digest
 from .process import log
+from .stubgen import write_if_changed
 
 
-def precompile(wasm: bytes, directory: Path, stem: str, *, module: str) -> dict[str, Any] | None:
+def precompile(
+    wasm: bytes, directory: Path, stem: str, *, module: str, cache: StageCache | None = None
+) -> dict[str, Any] | None:
     """Write ``<stem>.<target>.cwasm`` and return its manifest entry (``None`` if no target)."""
     target = host_target()
     if target is None:
@@ -26,14 +30,21 @@ def precompile(wasm: bytes, directory: Path, stem: str, *, module: str) -> dict[
         import wasmtime
     except ImportError:
         raise ToolchainError(f"{module}: precompiling needs the 'wasmtime' package (pip install wasmtime)") from None
-    try:
-        engine = wasmtime.Engine(make_config(target=target))
-        artifact = wasmtime.Module(engine, wasm).serialize()
-    except wasmtime.WasmtimeError as exc:
-        raise ToolchainError(f"{module}: wasmtime could not precompile the module for {target}: {exc}") from exc
-    path = directory / f"{stem}.{target}.cwasm"
-    path.write_bytes(artifact)
     version = wasmtime_version()
+    key = digest(hashlib.sha256(wasm).hexdigest(), version, target, config_fingerprint())
+    hit = cache.get("precompile", key) if cache is not None else None
+    if hit is not None:
+        artifact = hit[0]
+    else:
+        try:
+            engine = wasmtime.Engine(make_config(target=target))
+            artifact = bytes(wasmtime.Module(engine, wasm).serialize())
+        except wasmtime.WasmtimeError as exc:
+            raise ToolchainError(f"{module}: wasmtime could not precompile the module for {target}: {exc}") from exc
+        if cache is not None:
+            cache.put("precompile", key, artifact)
+    path = directory / f"{stem}.{target}.cwasm"
+    write_if_changed(path, artifact)
     log.info(
         "wasm-ext: %s: precompiled for %s with wasmtime %s: %s (%d bytes)",
         module,

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import SignatureError, WasmCompileError
 from ..runtime.types import SCALARS, VOID
+from .cache import read_depfile
 from .process import run
 from .toolchain import Compiler
 
@@ -94,6 +95,7 @@ class SourceInfo:
 
     functions: dict[str, _RawFunction] = field(default_factory=dict)
     typedefs: dict[str, str] = field(default_factory=dict)
+    files: set[str] = field(default_factory=set)  # every file read, sources and headers
 
     @property
     def defined(self) -> list[str]:
@@ -104,15 +106,35 @@ class SourceInfo:
         return sorted(name for name, f in self.functions.items() if f.defined and f.marked)
 
 
-def read_sources(compiler: Compiler, sources: Sequence[Path], flags: Sequence[str], *, module: str) -> SourceInfo:
-    """Run clang's AST dump over every source and collect functions, markers and typedefs."""
+def read_sources(
+    compiler: Compiler, sources: Sequence[Path], flags: Sequence[str], *, module: str, depfile_dir: Path
+) -> SourceInfo:
+    """Run clang's AST dump over every source and collect functions, markers and typedefs.
+
+    The same run writes a depfile per source; :attr:`SourceInfo.files` lists every file
+    the preprocessor read (headers with only macros included), for the build cache.
+    """
     info = SourceInfo()
-    for source in sources:
+    depfile_dir.mkdir(parents=True, exist_ok=True)
+    for index, source in enumerate(sources):
+        depfile = depfile_dir / f"{index}-{source.stem}.d"
         proc = run(
-            [*compiler.ast, *flags, "-Xclang", "-ast-dump=json", "-fsyntax-only", str(source)],
+            [
+                *compiler.ast,
+                *flags,
+                "-MD",
+                "-MF",
+                str(depfile),
+                "-Xclang",
+                "-ast-dump=json",
+                "-fsyntax-only",
+                str(source),
+            ],
             error=WasmCompileError,
             what=f"{module}: reading C declarations of {source}",
         )
+        info.files.update(str(Path(d).resolve()) for d in read_depfile(depfile))
+        info.files.add(str(source.resolve()))
         try:
             tree = json.loads(proc.stdout)
         except json.JSONDecodeError as exc:
@@ -338,3 +360,8 @@ def select_exports(info: SourceInfo, requested: Sequence[str] | None, *, module:
 def map_functions(info: SourceInfo, names: Iterable[str], *, module: str) -> Iterator[Function]:
     for name in names:
         yield map_function(info.functions[name], info.typedefs, module=module)
+
+
+def function_from_json(data: dict[str, Any]) -> Function:
+    """The inverse of ``dataclasses.asdict`` for a :class:`Function` (build cache records)."""
+    return Function(**{**data, "params": tuple(Param(**p) for p in data["params"])})

@@ -9,6 +9,7 @@ is a dependency of the plugin so a fresh machine needs no SDK download.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import platform
 import re
@@ -186,6 +187,34 @@ def find_wasm_opt(required: bool) -> WasmOpt | None:
 
 @functools.cache
 def _probe_wasm_opt(path: str) -> WasmOpt:
+    """Version and features of the wasm-opt at *path*; remembered on disk per (path, mtime, size).
+
+    npm's wasm-opt starts node (~0.3 s a run): without the record, a no-op rebuild would
+    spend most of its time asking a tool it never runs.
+    """
+    stat = os.stat(path)
+    key = f"{os.path.realpath(path)}|{stat.st_mtime_ns}|{stat.st_size}"
+    record_file = user_cache_dir() / "wasm-opt-probes.json"
+    try:
+        records = json.loads(record_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        records = {}
+    if not isinstance(records, dict):
+        records = {}
+    found = records.get(key)
+    if isinstance(found, dict):
+        return WasmOpt((path,), int(found["version"]), frozenset(found["features"]))
+    probed = _run_wasm_opt_probe(path)
+    records[key] = {"version": probed.version, "features": sorted(probed.features)}
+    try:
+        record_file.parent.mkdir(parents=True, exist_ok=True)
+        record_file.write_text(json.dumps(records, indent=1), encoding="utf-8")
+    except OSError:
+        pass
+    return probed
+
+
+def _run_wasm_opt_probe(path: str) -> WasmOpt:
     out = run([path, "--version"], error=ToolchainError, what="wasm-opt --version").stdout
     match = re.search(r"version[ _](\d+)", out)
     if not match:
