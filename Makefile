@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: demo test bench-calls setup clean
+.PHONY: demo test test-all-pythons lint bench-calls setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -20,12 +20,18 @@ demo: setup
 	$(DEMO)/venv/bin/pip install --quiet --find-links $(DEMO)/wheels wasm-ext-example
 	cd $(DEMO) && venv/bin/python $(CURDIR)/example_project/demo.py wheels/*.whl
 
-## test: lint and type-check, then the test suite (unit tests, real builds, pip wheel end to end)
-test: setup
-	$(BIN)/ruff check wasm_ext tests example_project benchmarks
-	$(BIN)/ruff format --check wasm_ext tests example_project benchmarks
+## test: lint and type-check, then the test suite on the oldest and newest supported Python
+test: lint
+	$(BIN)/nox -s tests-3.9 tests-3.13 -- $(PYTEST_ARGS)
+
+## test-all-pythons: the test suite on every supported Python (3.9 to 3.13)
+test-all-pythons: lint
+	$(BIN)/nox -s tests-3.9 tests-3.10 tests-3.11 tests-3.12 tests-3.13 -- $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check wasm_ext tests example_project benchmarks noxfile.py
+	$(BIN)/ruff format --check wasm_ext tests example_project benchmarks noxfile.py
 	$(BIN)/mypy
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## bench-calls: per-call cost table (pure Python, ctypes, wasmtime-py, our stub) -> benchmarks/RESULTS.md
 bench-calls: setup
@@ -44,4 +50,4 @@ node_modules/.bin/wasm-opt: package.json package-lock.json
 	touch $@
 
 clean:
-	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache
+	rm -rf $(VENV) node_modules build .nox .pytest_cache .mypy_cache

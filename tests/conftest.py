@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
+import venv
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
@@ -70,3 +73,31 @@ def plugin_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
     )
     return out
+
+
+class Venv:
+    """A fresh virtual environment (pip only) and helpers to run its Python and pip."""
+
+    def __init__(self, path: Path) -> None:
+        venv.EnvBuilder(with_pip=True, clear=True).create(path)
+        self.path = path
+        self.python = str(path / ("Scripts" if os.name == "nt" else "bin") / "python")
+
+    def run(self, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        proc = subprocess.run([self.python, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def pip(self, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("-m", "pip", "--disable-pip-version-check", *args, cwd=cwd, check=check)
+
+
+def copy_example(tmp_path: Path) -> Path:
+    """A copy of example_project/ (so builds never write into the checkout)."""
+    target = tmp_path / "example_project"
+    shutil.copytree(
+        REPO / "example_project", target, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
+    return target

@@ -8,35 +8,15 @@ built package is then used from a fresh virtual environment that never saw the p
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import tarfile
-import venv
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, Venv, copy_example
 
 pytestmark = pytest.mark.e2e
 EXAMPLE = REPO / "example_project"
-
-
-class Venv:
-    def __init__(self, path: Path) -> None:
-        venv.EnvBuilder(with_pip=True, clear=True).create(path)
-        self.path = path
-        self.python = str(path / ("Scripts" if os.name == "nt" else "bin") / "python")
-
-    def run(self, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-        proc = subprocess.run([self.python, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    def pip(self, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run("-m", "pip", "--disable-pip-version-check", *args, cwd=cwd, check=check)
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +25,6 @@ def builder(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     env = Venv(tmp_path_factory.mktemp("builder") / "venv")
     env.pip("install", "--quiet", "build")
     return env
-
-
-def _copy_example(tmp_path: Path) -> Path:
-    target = tmp_path / "example_project"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    return target
 
 
 def _check_installed_example(tmp_path: Path, wheel: Path) -> str:
@@ -66,7 +40,7 @@ def _check_installed_example(tmp_path: Path, wheel: Path) -> str:
 
 
 def test_pip_wheel_example_then_use_it_without_the_plugin(builder: Venv, plugin_wheel: Path, tmp_path: Path) -> None:
-    project = _copy_example(tmp_path)
+    project = copy_example(tmp_path)
     out = tmp_path / "wheels"
     builder.pip("wheel", "--no-deps", "--find-links", str(plugin_wheel), "-w", str(out), str(project))
     (wheel,) = out.glob("*.whl")
@@ -93,7 +67,7 @@ def test_pip_wheel_example_then_use_it_without_the_plugin(builder: Venv, plugin_
 
 
 def test_sdist_then_wheel_with_python_m_build(builder: Venv, plugin_wheel: Path, tmp_path: Path) -> None:
-    project = _copy_example(tmp_path)
+    project = copy_example(tmp_path)
     out = tmp_path / "dist"
     env_find_links = {"PIP_FIND_LINKS": str(plugin_wheel)}
     os.environ.update(env_find_links)
@@ -112,7 +86,7 @@ def test_sdist_then_wheel_with_python_m_build(builder: Venv, plugin_wheel: Path,
 
 
 def test_editable_install(plugin_wheel: Path, tmp_path: Path) -> None:
-    project = _copy_example(tmp_path)
+    project = copy_example(tmp_path)
     env = Venv(tmp_path / "editable-venv")
     env.pip("install", "--quiet", "--find-links", str(plugin_wheel), "-e", str(project))
     code = "import wasm_example.kernels as k, zlib; print(k.__file__); print(k.fib(20), k.adler32(b'abc') == zlib.adler32(b'abc'))"
@@ -128,7 +102,7 @@ def test_editable_install(plugin_wheel: Path, tmp_path: Path) -> None:
 
 
 def test_failed_build_leaves_no_wheel(builder: Venv, plugin_wheel: Path, tmp_path: Path) -> None:
-    project = _copy_example(tmp_path)
+    project = copy_example(tmp_path)
     pyproject = project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('max-size = "64KiB"', "max-size = 200"))
     out = tmp_path / "wheels"
