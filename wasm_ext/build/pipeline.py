@@ -56,33 +56,8 @@ def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path,
     wasm = compiled.stripped
     result.size_before_opt = len(wasm)
 
-    wasm_opt = None
-    if ext.wasm_opt is not False:
-        required = ext.wasm_opt is True or os.environ.get("WASM_EXT_REQUIRE_WASM_OPT", "") not in ("", "0")
-        wasm_opt = toolchain.find_wasm_opt(required=required)
-        if wasm_opt is None:
-            log.warning(
-                "wasm-ext: %s: wasm-opt not found, shipping the unoptimized module. %s",
-                ext.name,
-                toolchain.INSTALL_WASM_OPT_HINT,
-            )
-    named = compiled.named
-    if wasm_opt is not None:
-        key = digest(
-            hashlib.sha256(named).hexdigest(),
-            wasm_opt.version,
-            sorted(wasm_opt.features),
-            ext.opt_level,
-            compiled.features,
-        )
-        hit = stages.get("wasm-opt", key)
-        if hit is None:
-            named = optimize.optimize(
-                named, wasm_opt, opt_level=ext.opt_level, features=compiled.features, module=ext.name
-            )
-            stages.put("wasm-opt", key, named)
-        else:
-            named = hit[0]
+    wasm_opt = _find_wasm_opt(ext)
+    named = compiled.named if wasm_opt is None else _optimize_cached(ext, stages, wasm_opt, compiled)
     # The shipped module carries no names; the manifest keeps them for `wasm-ext size`.
     name_map = wasm_binary.function_names(wasm_binary.parse(named))
     wasm = wasm_binary.strip_custom_sections(named)
@@ -132,6 +107,41 @@ def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path,
     )
     result.seconds = time.monotonic() - started
     return result
+
+
+def _find_wasm_opt(ext: WasmExtension) -> toolchain.WasmOpt | None:
+    if ext.wasm_opt is False:
+        return None
+    required = ext.wasm_opt is True or os.environ.get("WASM_EXT_REQUIRE_WASM_OPT", "") not in ("", "0")
+    wasm_opt = toolchain.find_wasm_opt(required=required)
+    if wasm_opt is None:
+        log.warning(
+            "wasm-ext: %s: wasm-opt not found, shipping the unoptimized module. %s",
+            ext.name,
+            toolchain.INSTALL_WASM_OPT_HINT,
+        )
+    return wasm_opt
+
+
+def _optimize_cached(
+    ext: WasmExtension, stages: StageCache, wasm_opt: toolchain.WasmOpt, compiled: compile_stage.CompiledModule
+) -> bytes:
+    """The module after wasm-opt (names kept), from the cache when its inputs are unchanged."""
+    key = digest(
+        hashlib.sha256(compiled.named).hexdigest(),
+        wasm_opt.version,
+        sorted(wasm_opt.features),
+        ext.opt_level,
+        compiled.features,
+    )
+    hit = stages.get("wasm-opt", key)
+    if hit is not None:
+        return hit[0]
+    named = optimize.optimize(
+        compiled.named, wasm_opt, opt_level=ext.opt_level, features=compiled.features, module=ext.name
+    )
+    stages.put("wasm-opt", key, named)
+    return named
 
 
 def _resolve(root: Path, path: str) -> Path:

@@ -234,30 +234,11 @@ def function_names(module: WasmModule) -> dict[int, str]:
 
 def function_sizes(data: bytes) -> dict[int, int]:
     """Function index -> size in bytes of its body in the code section (imports excluded)."""
-    imported = 0
+    imported = sum(1 for i in parse(data).imports if i.kind == "func")
     sizes: dict[int, int] = {}
     for section_id, start, end in _sections(data):
-        r = _Reader(data, start, end)
-        if section_id == 2:
-            for _ in range(r.uleb()):
-                r.name()
-                r.name()
-                kind = r.byte()
-                if kind == 0:
-                    imported += 1
-                    r.uleb()
-                elif kind == 1:
-                    r.byte()
-                    r.limits()
-                elif kind == 2:
-                    r.limits()
-                elif kind == 3:
-                    r.valtype()
-                    r.byte()
-                else:
-                    r.byte()
-                    r.uleb()
-        elif section_id == 10:
+        if section_id == 10:
+            r = _Reader(data, start, end)
             for i in range(r.uleb()):
                 size = r.uleb()
                 sizes[imported + i] = size
