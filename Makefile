@@ -42,7 +42,7 @@ setup: $(VENV)/.installed node_modules/.bin/wasm-opt
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,dev]'
 	touch $@
 
 node_modules/.bin/wasm-opt: package.json package-lock.json

@@ -21,7 +21,7 @@ with kernels.alloc(16) as buf:
 try:
     kernels.fib(-1)
 except kernels.KernelTrap as exc:
-    code: str | None = exc.trap_code
+    code = exc.trap_code
 
 kernels.fib("10")
 kernels.adler32(5)
