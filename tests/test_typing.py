@@ -32,11 +32,14 @@ text: str = kernels.sieve(10)
 @pytest.fixture(scope="module")
 def example_stub(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("typed")
-    (ext,) = extensions_from_pyproject(REPO / "example_project" / "pyproject.toml")
     package = root / "wasm_example"
     package.mkdir()
-    (package / "__init__.py").write_text("")
-    build_extension(ext, source_root=REPO / "example_project", package_dir=package, temp_dir=root / "tmp")
+    for source in (REPO / "example_project" / "src" / "wasm_example").iterdir():
+        (package / source.name).write_bytes(source.read_bytes())
+    for ext in extensions_from_pyproject(REPO / "example_project" / "pyproject.toml"):
+        build_extension(
+            ext, source_root=REPO / "example_project", package_dir=package, temp_dir=root / "tmp" / ext.name
+        )
     return root
 
 
@@ -61,7 +64,7 @@ def _mypy(cwd: Path, *targets: str) -> subprocess.CompletedProcess[str]:
 
 def test_generated_stub_and_runtime_pass_mypy_strict(example_stub: Path) -> None:
     assert (example_stub / "wasm_example" / "py.typed").is_file()
-    proc = _mypy(example_stub, "wasm_example/kernels.py", "wasm_example/_wasm_ext_runtime")
+    proc = _mypy(example_stub, "wasm_example/kernels.py", "wasm_example/_logparse.py", "wasm_example/_wasm_ext_runtime")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     proc = _mypy(example_stub, "-p", "wasm_example")  # the package as users see it: .pyi wins
     assert proc.returncode == 0, proc.stdout + proc.stderr
