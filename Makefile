@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: demo test test-all-pythons lint bench-calls setup clean
+.PHONY: demo test test-all-pythons lint bench-calls bench-kernels setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -36,6 +36,10 @@ lint: setup
 ## bench-calls: per-call cost table (pure Python, ctypes, wasmtime-py, our stub) -> benchmarks/RESULTS.md
 bench-calls: setup
 	$(BIN)/python benchmarks/bench_calls.py --write
+
+## bench-kernels: fib, sieve and the log parser in pure Python, native C (gcc, clang) and wasm
+bench-kernels: setup
+	$(BIN)/python benchmarks/bench_kernels.py --write
 
 setup: $(VENV)/.installed node_modules/.bin/wasm-opt
 

@@ -36,7 +36,7 @@ def build_stub(source: Path, module: str, workdir: Path) -> ModuleType:
 
 def build_native(source: Path, workdir: Path, compiler: str = "cc") -> ctypes.CDLL:
     """The same C as a native shared library (``-O3``), for ctypes."""
-    out = workdir / f"lib{source.stem}-{compiler}.so"
+    out = workdir / f"lib{source.stem}-{Path(compiler).name}.so"
     include = Path(importlib.import_module("wasm_ext").INCLUDE_DIR)
     subprocess.run([compiler, "-O3", "-shared", "-fPIC", f"-I{include}", str(source), "-o", str(out)], check=True)
     return ctypes.CDLL(str(out))

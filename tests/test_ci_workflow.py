@@ -51,9 +51,10 @@ def test_workflow_steps_pass_locally(plugin_wheel: Path, tmp_path: Path) -> None
         )
         assert proc.returncode == 0, f"step {step['name']!r} failed:\n{proc.stdout}\n{proc.stderr}"
         if step["name"].startswith("Check"):
-            assert "ok   wasm_example.kernels:" in proc.stdout
+            assert "ok   wasm_example.kernels:" in proc.stdout and "ok   wasm_example._logparse:" in proc.stdout
     table = summary.read_text().splitlines()
-    assert table[0].startswith("| module | shipped B |") and table[2].startswith("| wasm_example.kernels |")
+    assert table[0].startswith("| module | shipped B |")
+    assert sorted(row.split(" | ")[0] for row in table[2:]) == ["| wasm_example._logparse", "| wasm_example.kernels"]
 
     # the check step fails, naming module and sizes, when the baseline says it was smaller
     (project / "wasm-sizes.json").write_text('{"format": 1, "modules": {"wasm_example.kernels": {"size": 1000}}}')
