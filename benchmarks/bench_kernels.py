@@ -141,8 +141,8 @@ def main() -> int:
     assert all(fn[2](data) == reference_logs for fn in impls.values())
 
     rows: list[tuple[str, str, float]] = []
-    rows.append(("fib loop 20M", "pure Python", best_ms(lambda: py_fib(FIB_N), 1)))
-    rows.append(("sieve(10,000,000)", "pure Python", best_ms(lambda: py_sieve(SIEVE_N), 1)))
+    rows.append(("fib loop 20M", "pure Python (loop)", best_ms(lambda: py_fib(FIB_N), 1)))
+    rows.append(("sieve(10,000,000)", "pure Python (bytearray slices)", best_ms(lambda: py_sieve(SIEVE_N), 1)))
     from bench_opt.logs import parse_logs_python  # type: ignore[import-not-found]
 
     rows.append(
