@@ -9,7 +9,7 @@ names all start with ``_``; parameter names never do (see ``signatures._python_n
 
 from __future__ import annotations
 
-from ..runtime.types import SCALARS, VOID
+from .scalars import SCALARS, VOID
 from .signatures import Function, Param
 
 # view names on the binding, by C scalar kind: (view, slot stride)

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SignatureError, WasmCompileError
-from ..runtime.types import SCALARS, VOID
 from .cache import read_depfile
 from .process import run
+from .scalars import SCALARS, VOID
 from .toolchain import Compiler
 
 LENGTH_NAMES = ("n", "len", "length", "size", "count")
@@ -34,7 +34,7 @@ class Param:
 
     name: str  # the Python name
     kind: str  # "scalar", "buffer" or "string"
-    ctype: str  # scalar kind (see runtime.types.SCALARS); the element kind for buffers
+    ctype: str  # scalar kind (see scalars.SCALARS); the element kind for buffers
     spelling: str  # the C type as written
     writable: bool = False  # buffers: T* (in/out) rather than const T* (in)
     length: str | None = None  # buffers: the C length parameter folded into this one

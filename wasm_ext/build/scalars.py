@@ -1,7 +1,7 @@
 """The C scalar kinds a kernel signature may use, and how each crosses the wasm boundary.
 
-Shared by the stub generator (build side) and the loader (run time), so both always agree
-on ranges, wasm value types and item sizes.
+The signature reader maps C types onto these kinds; the code generator takes ranges,
+wasm value types and item sizes from here and writes them into each stub function.
 """
 
 from __future__ import annotations
