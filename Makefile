@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: demo test test-all-pythons lint bench-calls bench-kernels setup clean
+.PHONY: demo test test-all-pythons lint bench-calls bench-kernels bench-startup setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -40,6 +40,10 @@ bench-calls: setup
 ## bench-kernels: fib, sieve and the log parser in pure Python, native C (gcc, clang) and wasm
 bench-kernels: setup
 	$(BIN)/python benchmarks/bench_kernels.py --write
+
+## bench-startup: cold start (precompiled vs JIT) and the log parser on 1 vs 2 threads
+bench-startup: setup
+	$(BIN)/python benchmarks/bench_startup.py --write
 
 setup: $(VENV)/.installed node_modules/.bin/wasm-opt
 
