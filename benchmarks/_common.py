@@ -73,6 +73,18 @@ def machine() -> str:
     )
 
 
+def write_section(section: str, title: str, script: str, method: str, table: str, after: str = "") -> None:
+    """Write one benchmark's section of RESULTS.md: title, machine, command, method, table."""
+    body = (
+        f"## {title} (`benchmarks/{script}`)\n\n"
+        f"Machine: {machine()}.\n\n"
+        f"Command: `make bench-{section}` (= `.venv/bin/python benchmarks/{script} --write`). {method}\n\n"
+        f"{table}\n" + (f"\n{after}\n" if after else "")
+    )
+    update_results(section, body)
+    print(f"\nwrote {RESULTS}")
+
+
 def update_results(section: str, body: str) -> None:
     """Replace (or append) the block between this section's markers in RESULTS.md."""
     start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"

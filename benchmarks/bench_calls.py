@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HERE, build_native, build_stub, machine, per_call_us, update_results, workdir
+from _common import HERE, build_native, build_stub, per_call_us, workdir, write_section
 
 MIB = 1 << 20
 
@@ -137,13 +137,7 @@ def main() -> int:
     table = "\n".join([header, *lines])
     print(table)
     if args.write:
-        command = "make bench-calls  (= .venv/bin/python benchmarks/bench_calls.py --write)"
-        body = (
-            "## Per-call cost (`benchmarks/bench_calls.py`)\n\n"
-            f"Machine: {machine()}.\n\nCommand: `{command}`. Best of 5 repeats; times per call.\n\n{table}\n"
-        )
-        update_results("calls", body)
-        print(f"\nwrote {HERE / 'RESULTS.md'}")
+        write_section("calls", "Per-call cost", "bench_calls.py", "Best of 5 repeats; times per call.", table)
     return 0
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HERE, build_native, machine, update_results, workdir
+from _common import HERE, build_native, workdir, write_section
 
 EXAMPLE = HERE.parent / "example_project"
 FIB_N = 20_000_000
@@ -165,14 +165,8 @@ def main() -> int:
     print(table)
     print(f"\nlog buffer: {len(data) / 1e6:.1f} MB, {LOG_LINES} lines")
     if args.write:
-        body = (
-            "## Kernel speed (`benchmarks/bench_kernels.py`)\n\n"
-            f"Machine: {machine()}.\n\nCommand: `make bench-kernels` "
-            "(= `.venv/bin/python benchmarks/bench_kernels.py --write`). Best of 5 (pure Python: 1 run).\n\n"
-            f"{table}\n\nLog buffer: {len(data) / 1e6:.1f} MB, {LOG_LINES:,} lines.\n"
-        )
-        update_results("kernels", body)
-        print(f"wrote {HERE / 'RESULTS.md'}")
+        after = f"Log buffer: {len(data) / 1e6:.1f} MB, {LOG_LINES:,} lines."
+        write_section("kernels", "Kernel speed", "bench_kernels.py", "Best of 5 (pure Python: 1 run).", table, after)
     return 0
 
 

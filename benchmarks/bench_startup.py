@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HERE, machine, update_results, workdir
+from _common import HERE, workdir, write_section
 
 EXAMPLE = HERE.parent / "example_project"
 
@@ -131,16 +131,11 @@ def main() -> int:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        body = (
-            "## Cold start and threads (`benchmarks/bench_startup.py`)\n\n"
-            f"Machine: {machine()}.\n\nCommand: `make bench-startup` "
-            f"(= `.venv/bin/python benchmarks/bench_startup.py --write`). Cold start: median of {args.runs} "
-            "new interpreters, each with an empty run-time cache; threads: best of 5, each thread "
-            "parsing the same 11 MB buffer.\n\n"
-            f"{table}\n"
+        method = (
+            f"Cold start: median of {args.runs} new interpreters, each with an empty run-time cache; "
+            "threads: best of 5, each thread parsing the same 11 MB buffer."
         )
-        update_results("startup", body)
-        print(f"wrote {HERE / 'RESULTS.md'}")
+        write_section("startup", "Cold start and threads", "bench_startup.py", method, table)
     return 0
 
 

@@ -47,6 +47,19 @@ def read_depfile(path: Path) -> list[str]:
     return deps
 
 
+def write_if_changed(path: Path, content: str | bytes) -> bool:
+    """Write *content* to *path* unless it already holds exactly that; True if written."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return True
+
+
 class StageCache:
     """``get``/``put`` of one blob and one JSON record per stage, under *directory*."""
 

@@ -19,7 +19,7 @@ from ..extension import WasmExtension
 from ..runtime.manifest import manifest_path, write_manifest
 from . import compile as compile_stage
 from . import gate, optimize, precompile, signatures, stubgen, toolchain, wasm_binary
-from .cache import StageCache, digest, files_digest
+from .cache import StageCache, digest, files_digest, write_if_changed
 from .process import log
 
 
@@ -73,7 +73,7 @@ def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path,
 
     package_dir.mkdir(parents=True, exist_ok=True)
     wasm_path = package_dir / f"{ext.basename}.wasm"
-    stubgen.write_if_changed(wasm_path, wasm)
+    write_if_changed(wasm_path, wasm)
     result.outputs.append(wasm_path)
 
     artifacts = []

@@ -13,9 +13,8 @@ from typing import Any
 
 from ..errors import ToolchainError
 from ..runtime.engine import config_fingerprint, host_target, make_config, wasmtime_version
-from .cache import StageCache, digest
+from .cache import StageCache, digest, write_if_changed
 from .process import log
-from .stubgen import write_if_changed
 
 
 def precompile(

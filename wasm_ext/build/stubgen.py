@@ -15,6 +15,7 @@ from string import Template
 from .. import __version__
 from ..errors import SignatureError
 from . import codegen
+from .cache import write_if_changed
 from .signatures import Function
 
 RUNTIME_PACKAGE = "_wasm_ext_runtime"
@@ -81,19 +82,6 @@ _ALLOC_DOC = """Allocate *nbytes* inside the wasm module, to pass to kernels wit
 
 def _template(name: str) -> Template:
     return Template(resources.files("wasm_ext.templates").joinpath(name).read_text(encoding="utf-8"))
-
-
-def write_if_changed(path: Path, content: str | bytes) -> bool:
-    """Write *content* to *path* unless it already holds exactly that; True if written."""
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    try:
-        if path.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return True
 
 
 def generate_stub(
