@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: demo test test-all-pythons lint bench-calls bench-kernels bench-startup setup clean
+.PHONY: demo test test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -33,6 +33,10 @@ lint: setup
 	$(BIN)/ruff format --check wasm_ext tests example_project benchmarks noxfile.py
 	$(BIN)/mypy
 
+## bench: every benchmark in one run -> RESULTS.md (incl. the guide's claims), results.json, charts/
+bench: setup $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/run_all.py
+
 ## bench-calls: per-call cost table (pure Python, ctypes, wasmtime-py, our stub) -> benchmarks/RESULTS.md
 bench-calls: setup
 	$(BIN)/python benchmarks/bench_calls.py --write
@@ -40,6 +44,10 @@ bench-calls: setup
 ## bench-kernels: fib, sieve and the log parser in pure Python, native C (gcc, clang) and wasm
 bench-kernels: setup
 	$(BIN)/python benchmarks/bench_kernels.py --write
+
+## bench-perline: the guide's three calls per line vs one call per buffer (log parser)
+bench-perline: setup
+	$(BIN)/python benchmarks/bench_perline.py --write
 
 ## bench-startup: cold start (precompiled vs JIT) and the log parser on 1 vs 2 threads
 bench-startup: setup
@@ -51,6 +59,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,dev]'
+	touch $@
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $@
 
 node_modules/.bin/wasm-opt: package.json package-lock.json

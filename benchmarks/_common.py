@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import importlib
+import json
 import os
 import platform
 import shutil
@@ -19,7 +21,25 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
 
 
-def build_stub(source: Path, module: str, workdir: Path) -> ModuleType:
+Record = dict[str, object]  # one measurement: case, impl, value, unit (and extras)
+
+
+def bench_args(doc: str | None) -> argparse.Namespace:
+    """The options every benchmark takes."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--write", action="store_true", help="update this benchmark's section of RESULTS.md")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run; numbers are rough)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the measurements to FILE as JSON")
+    return parser.parse_args()
+
+
+def write_json(path: Path | None, records: list[Record]) -> None:
+    """The measurements as JSON (``benchmarks/run_all.py`` merges them and draws the charts)."""
+    if path is not None:
+        path.write_text(json.dumps({"machine": machine(), "records": records}, indent=1) + "\n")
+
+
+def build_stub(source: Path, module: str, workdir: Path, include_dirs: tuple[str, ...] = ()) -> ModuleType:
     """Build *source* with the real pipeline into *workdir* and import the stub."""
     from wasm_ext import WasmExtension
     from wasm_ext.build.pipeline import build_extension
@@ -28,7 +48,7 @@ def build_stub(source: Path, module: str, workdir: Path) -> ModuleType:
     package_dir = workdir / package
     package_dir.mkdir(parents=True, exist_ok=True)
     (package_dir / "__init__.py").write_text("")
-    ext = WasmExtension(module, sources=[str(source)])
+    ext = WasmExtension(module, sources=[str(source)], include_dirs=list(include_dirs))
     build_extension(ext, source_root=source.parent, package_dir=package_dir, temp_dir=workdir / "tmp")
     sys.path.insert(0, str(workdir))
     return importlib.import_module(module)

@@ -6,7 +6,6 @@ Prints a table; with ``--write`` also replaces the "calls" section of RESULTS.md
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import os
 import shutil
@@ -15,7 +14,7 @@ import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HERE, build_native, build_stub, per_call_us, workdir, write_section
+from _common import HERE, Record, bench_args, build_native, build_stub, per_call_us, workdir, write_json, write_section
 
 MIB = 1 << 20
 
@@ -37,9 +36,8 @@ def py_xor(data: bytearray, key: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
-    args = parser.parse_args()
+    args = bench_args(__doc__)
+    budget = 0.1 if args.quick else 0.4
 
     work = workdir()
     source = HERE / "kernels" / "calls.c"
@@ -124,7 +122,7 @@ def main() -> int:
         ]  # fmt: skip
         for case, impls in cases:
             times = {
-                name: per_call_us(fn, budget=0.4 if "Python" not in name or "add" in case else 2.0)
+                name: per_call_us(fn, budget=budget if "Python" not in name or "add" in case else 5 * budget)
                 for name, fn in impls.items()
             }
             base = times["native C (ctypes)"]
@@ -136,6 +134,8 @@ def main() -> int:
     lines = [f"| {case} | {name} | {_fmt(t)} | {ratio:.2f}x |" for case, name, t, ratio in rows]
     table = "\n".join([header, *lines])
     print(table)
+    records: list[Record] = [{"case": c, "impl": n, "value": t, "unit": "us"} for c, n, t, _ in rows]
+    write_json(args.json, records)
     if args.write:
         write_section("calls", "Per-call cost", "bench_calls.py", "Best of 5 repeats; times per call.", table)
     return 0

@@ -9,7 +9,6 @@ Run: ``make bench-kernels`` (``.venv/bin/python benchmarks/bench_kernels.py --wr
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import shutil
 import sys
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HERE, build_native, workdir, write_section
+from _common import HERE, Record, bench_args, build_native, workdir, write_json, write_section
 
 EXAMPLE = HERE.parent / "example_project"
 FIB_N = 20_000_000
@@ -94,10 +93,7 @@ def native(work: Path, compiler: str) -> tuple[ctypes.CDLL, ctypes.CDLL]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
-    parser.add_argument("--quick", action="store_true", help="one repeat each (for a smoke run)")
-    args = parser.parse_args()
+    args = bench_args(__doc__)
     repeat = 1 if args.quick else 5
 
     work = workdir()
@@ -152,6 +148,13 @@ def main() -> int:
         rows.append(("fib loop 20M", label, best_ms(lambda fib=fib: fib(FIB_N), repeat)))
         rows.append(("sieve(10,000,000)", label, best_ms(lambda sieve=sieve: sieve(SIEVE_N), repeat)))
         rows.append(("log parser, 100k lines", label, best_ms(lambda f=logs_fn: f(data), repeat)))
+    records: list[Record] = [{"case": k, "impl": label, "value": t, "unit": "ms"} for k, label, t in rows]
+    size_rows = []
+    for stem in ("kernels", "_logparse"):
+        before = (work / "bench_noopt" / f"{stem}.wasm").stat().st_size
+        after = (work / "bench_opt" / f"{stem}.wasm").stat().st_size
+        size_rows.append(f"| {stem}.wasm | {before:,} B | {after:,} B | {100 * (after - before) / before:+.1f}% |")
+        records.append({"case": "module size", "impl": f"{stem}.wasm", "value": after, "unit": "B", "before": before})
     shutil.rmtree(work, ignore_errors=True)
 
     order = ["fib loop 20M", "sieve(10,000,000)", "log parser, 100k lines"]
@@ -161,8 +164,10 @@ def main() -> int:
         for k, label, t in rows:
             if k == kernel:
                 lines.append(f"| {kernel} | {label} | {t:.1f} ms | {t / clang[kernel]:.2f}x |")
+    lines += ["", "| module | without wasm-opt | with wasm-opt | change |", "|---|---:|---:|---:|", *size_rows]
     table = "\n".join(lines)
     print(table)
+    write_json(args.json, records)
     print(f"\nlog buffer: {len(data) / 1e6:.1f} MB, {LOG_LINES} lines")
     if args.write:
         after = f"Log buffer: {len(data) / 1e6:.1f} MB, {LOG_LINES:,} lines."

@@ -11,7 +11,6 @@ Run: ``make bench-startup`` (``.venv/bin/python benchmarks/bench_startup.py --wr
 
 from __future__ import annotations
 
-import argparse
 import compileall
 import os
 import shutil
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HERE, workdir, write_section
+from _common import HERE, Record, bench_args, workdir, write_json, write_section
 
 EXAMPLE = HERE.parent / "example_project"
 
@@ -69,10 +68,8 @@ def cold_start_ms(work: Path, module: str, call: str, runs: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
-    parser.add_argument("--runs", type=int, default=7)
-    args = parser.parse_args()
+    args = bench_args(__doc__)
+    runs = 3 if args.quick else 7
 
     work = workdir()
     (work / "src").mkdir()
@@ -86,10 +83,10 @@ def main() -> int:
         ("example kernels", "small_pkg", wasm_small, "fib(10)"),
         ("generated ~200 KB module", "big_pkg", wasm_big, "k1(5)"),
     ):
-        precompiled = cold_start_ms(work, f"{package}.kernels", call, args.runs)
+        precompiled = cold_start_ms(work, f"{package}.kernels", call, runs)
         for artifact in wasm.parent.glob("kernels.*.cwasm"):
             artifact.unlink()  # now only the portable .wasm is left: the loader compiles it
-        jit = cold_start_ms(work, f"{package}.kernels", call, args.runs)
+        jit = cold_start_ms(work, f"{package}.kernels", call, runs)
         rows.append((label, wasm.stat().st_size, precompiled, jit))
 
     # threads: the log parser on the same 11 MB buffer, 1 thread vs 2 threads at once
@@ -130,9 +127,18 @@ def main() -> int:
     lines += [f"| {n} | {ms:.1f} ms | {mbps:.0f} MB/s |" for n, ms, mbps in threaded]
     table = "\n".join(lines)
     print(table)
+    records: list[Record] = []
+    for label, size, pre, jit in rows:
+        for impl, ms in (("precompiled", pre), ("JIT from .wasm", jit)):
+            records.append(
+                {"case": f"cold start, {label}", "impl": impl, "value": ms, "unit": "ms", "wasm_bytes": size}
+            )
+    for n, ms, mbps in threaded:
+        records.append({"case": "log parser threads", "impl": f"{n} thread(s)", "value": mbps, "unit": "MB/s"})
+    write_json(args.json, records)
     if args.write:
         method = (
-            f"Cold start: median of {args.runs} new interpreters, each with an empty run-time cache; "
+            f"Cold start: median of {runs} new interpreters, each with an empty run-time cache; "
             "threads: best of 5, each thread parsing the same 11 MB buffer."
         )
         write_section("startup", "Cold start and threads", "bench_startup.py", method, table)
