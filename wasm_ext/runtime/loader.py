@@ -23,12 +23,10 @@ from .errors import KernelError, KernelTrap
 from .fastcall import Binding, address_of, bind_fast, bind_slow, error_from, fast_available
 from .manifest import manifest_path, read_manifest
 from .memory import WasmBuffer
+from .staging import Staging
 
 if TYPE_CHECKING:
     import wasmtime
-
-SCRATCH_BYTES = 64 * 1024  # per instance; larger buffer arguments get their own malloc
-MAX_ALLOCATION = (1 << 32) - (1 << 16)  # 4 GiB of wasm32 memory, less one page
 
 _engine: wasmtime.Engine | None = None
 _engine_lock = threading.Lock()
@@ -60,15 +58,14 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class _Instance:
-    """One thread's Store + Instance, its bindings, and buffer staging."""
+class _Instance(Staging):
+    """One thread's wasmtime Store + Instance and its bindings (staging: see :class:`Staging`)."""
 
     def __init__(self, owner: KernelModule, module: wasmtime.Module) -> None:
         import wasmtime
 
+        super().__init__(owner)
         engine = _get_engine()
-        self.owner = owner
-        self.dead = False
         self.store = wasmtime.Store(engine)
         if owner.wasi:
             linker = wasmtime.Linker(engine)
@@ -85,9 +82,6 @@ class _Instance:
         self.memory = memory if isinstance(memory, wasmtime.Memory) else None
         self.span = self._make_span()
         self._known_base, self._known_size = self.span()
-        # A scratch area for small buffer arguments, so they cost no malloc/free per call.
-        self._scratch = 0
-        self._scratch_used = 0
         if "_initialize" in self.exports:
             self.exports["_initialize"](self.store)
 
@@ -136,74 +130,26 @@ class _Instance:
             self._known_base, self._known_size = self.span()
         return self._known_base, self._known_size
 
-    def _call_allocator(self, export: str, value: int, function: str) -> int:
-        b = self.binding(export)
-        b.u32[0] = value
-        error = b.call()
-        if error or b.trap[0] or b.pending is not None:
-            self.owner.fail(function, b, error)
-        return int(b.u32[0])
+    def memory_size(self, end: int) -> int:
+        return self._base(end)[1]
 
-    def malloc(self, nbytes: int, function: str) -> int:
-        if "malloc" not in self.exports:
-            raise KernelError(f"{self.owner.name}: the wasm module exports no malloc (it has no buffer parameters)")
-        # Near 4 GiB some libc mallocs overflow their size arithmetic and hand back a small
-        # block, so such requests never reach malloc, and every result is checked.
-        if nbytes > MAX_ALLOCATION:
-            raise MemoryError(f"{function}(): the wasm module could not allocate {nbytes} bytes (wasm32 limit)")
-        address = self._call_allocator("malloc", max(nbytes, 1), function)
-        if address == 0:
-            raise MemoryError(f"{function}(): the wasm module could not allocate {nbytes} bytes")
-        if address + nbytes > 1 << 32:
-            self.free(address)
-            raise MemoryError(f"{function}(): malloc returned a block that cannot hold {nbytes} bytes")
-        return address
-
-    def free(self, address: int) -> None:
-        if not self.dead:
-            self._call_allocator("free", address, "free")
-
-    def stage(self, source: Any, nbytes: int, function: str) -> int:
-        """Copy *source* into linear memory (scratch area or a fresh allocation); return its address."""
-        if isinstance(source, WasmBuffer):
-            if source.check(function) is not self:
-                raise ValueError(f"{function}(): the WasmBuffer belongs to another module")
-            return source.address
-        padded = (nbytes + 15) & ~15
-        if self._scratch_used + padded <= SCRATCH_BYTES:
-            if not self._scratch:
-                self._scratch = self.malloc(SCRATCH_BYTES, function)
-            address = self._scratch + self._scratch_used
-            self._scratch_used += padded
+    def copy_in(self, address: int, source: Any, nbytes: int) -> None:
+        base = self._base(address + nbytes)[0]
+        if type(source) is bytes:
+            ctypes.memmove(base + address, source, nbytes)
         else:
-            address = self.malloc(nbytes, function)
-        base, size = self._base(address + nbytes)
-        if address + nbytes > size:
-            raise KernelTrap(function, "memory_out_of_bounds", f"malloc returned {address}+{nbytes} outside memory")
-        if nbytes:
-            if type(source) is bytes:
-                ctypes.memmove(base + address, source, nbytes)
-            else:
-                memoryview((ctypes.c_ubyte * nbytes).from_address(base + address)).cast("B")[:] = source
-        return address
+            memoryview((ctypes.c_ubyte * nbytes).from_address(base + address)).cast("B")[:] = source
 
-    def unstage(self, target: Any, address: int, nbytes: int, function: str) -> None:
-        """Copy a written buffer back out of linear memory (no-op for a WasmBuffer)."""
-        if isinstance(target, WasmBuffer) or not nbytes:
-            return
-        base, size = self._base(address + nbytes)
-        if address + nbytes > size:
-            raise KernelTrap(function, "memory_out_of_bounds", f"buffer {address}+{nbytes} outside memory")
-        target[:] = memoryview((ctypes.c_ubyte * nbytes).from_address(base + address)).cast("B")
+    def copy_out(self, target: Any, address: int, nbytes: int) -> None:
+        target[:] = self.view(address, nbytes)
 
-    def release(self, source: Any, address: int) -> None:
-        """End of a call: give back what :meth:`stage` took for *source*."""
-        if not address or self.dead or isinstance(source, WasmBuffer):
-            return
-        if self._scratch <= address < self._scratch + SCRATCH_BYTES:
-            self._scratch_used = 0  # calls do not nest: the whole scratch area is free again
-        else:
-            self.free(address)
+    def view(self, address: int, nbytes: int) -> memoryview:
+        base = self._base(address + nbytes)[0]
+        flat: memoryview = memoryview((ctypes.c_ubyte * nbytes).from_address(base + address)).cast("B")
+        return flat
+
+    def read(self, address: int, nbytes: int) -> bytes:
+        return self.view(address, nbytes).tobytes()
 
 
 class KernelModule:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import threading
 from typing import Any, cast
 
@@ -43,25 +42,29 @@ class WasmBuffer:
         return self._instance
 
     def view(self, format: str = "B") -> memoryview[Any]:
-        """A writable memoryview of the buffer (cast to *format*), valid until memory grows."""
+        """A writable memoryview of the buffer (cast to *format*), valid until memory grows.
+
+        Only with wasmtime: under Pyodide linear memory lives in a JavaScript ArrayBuffer
+        that Python cannot view; use :meth:`read` and :meth:`write` there.
+        """
         instance = self.check("WasmBuffer.view")
-        base, size = instance.span()
-        if self.address + self.nbytes > size:
+        if self.address + self.nbytes > instance.memory_size(self.address + self.nbytes):
             raise ValueError("WasmBuffer.view(): the buffer lies outside linear memory")
-        raw = (ctypes.c_ubyte * self.nbytes).from_address(base + self.address)
-        flat: Any = memoryview(raw).cast("B")
+        flat: Any = instance.view(self.address, self.nbytes)
         return cast("memoryview[Any]", flat.cast(format))
 
     def read(self) -> bytes:
-        return self.view().tobytes()
+        """A copy of the buffer's bytes."""
+        return bytes(self.check("WasmBuffer.read").read(self.address, self.nbytes))
 
     def write(self, data: Any, offset: int = 0) -> None:
+        """Copy bytes-like *data* into the buffer at *offset*."""
         source = memoryview(data).cast("B")
         if offset < 0 or offset + source.nbytes > self.nbytes:
             raise ValueError(
                 f"WasmBuffer.write(): {source.nbytes} bytes at offset {offset} do not fit in {self.nbytes}"
             )
-        self.view()[offset : offset + source.nbytes] = source
+        self.check("WasmBuffer.write").write(self.address + offset, source, "WasmBuffer.write")
 
     def free(self) -> None:
         """Give the memory back to the module (idempotent)."""
