@@ -59,7 +59,8 @@ def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path,
     wasm_opt = _find_wasm_opt(ext)
     named = compiled.named if wasm_opt is None else _optimize_cached(ext, stages, wasm_opt, compiled)
     # The shipped module carries no names; the manifest keeps them for `wasm-ext size`.
-    name_map = wasm_binary.function_names(wasm_binary.parse(named))
+    parsed = wasm_binary.parse(named)
+    name_map = wasm_binary.function_names(parsed)
     wasm = wasm_binary.strip_custom_sections(named)
     result.size = len(wasm)
     log.info(
@@ -96,6 +97,13 @@ def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path,
             "precompiled": artifacts,
             "max_size": ext.max_size,
             "function_names": {str(index): name for index, name in sorted(name_map.items())},
+            # wasm types of the exported functions: engines without type reflection (the
+            # browser's WebAssembly API in Pyodide) need them to convert arguments.
+            "exports": {
+                e.name: [list(e.type.params), list(e.type.results)]
+                for e in parsed.exports
+                if e.kind == "func" and e.type is not None
+            },
             "features": list(compiled.features),
             "wasi": ext.wasi,
             "toolchain": {"compiler": compiler.describe(), "wasm_opt": None if wasm_opt is None else wasm_opt.version},
