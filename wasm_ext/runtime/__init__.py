@@ -1,7 +1,7 @@
 """The run-time wing: what every built package carries, as ``<package>/_wasm_ext_runtime``.
 
 It needs nothing but ``wasmtime`` (imported on the first kernel call, never at import),
-and it never imports the build side. The build copies this whole directory next to each
+or, under Pyodide, the JavaScript engine (``jsengine.py``); it never imports the build side. The build copies this whole directory next to each
 generated stub, so a stub and the runtime it was generated for always match.
 """
 

@@ -41,6 +41,15 @@ _RAW_CALL = ctypes.CFUNCTYPE(ctypes.c_size_t)
 _VALUE_SLOT = 16  # sizeof(wasmtime_val_raw_t)
 
 
+class EngineTrap(Exception):
+    """A failed call in an engine other than wasmtime, as (trap code, message); see :func:`error_from`."""
+
+    def __init__(self, trap_code: str | None, message: str) -> None:
+        super().__init__(message)
+        self.trap_code = trap_code
+        self.message = message
+
+
 class Binding:
     """Everything one thread needs to call one export: views, bound call, trap slot."""
 
@@ -126,6 +135,9 @@ def bind_slow(
 
 def error_from(binding: Binding, error: int) -> tuple[str | None, str]:
     """(trap code, message) of a failed call; clears the trap slot."""
+    if isinstance(binding.pending, EngineTrap):
+        failed, binding.pending = binding.pending, None
+        return failed.trap_code, failed.message
     import wasmtime
 
     if binding.pending is not None:

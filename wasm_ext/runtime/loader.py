@@ -12,6 +12,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import sys
 import threading
 import weakref
 from pathlib import Path
@@ -32,6 +33,8 @@ _engine: wasmtime.Engine | None = None
 _engine_lock = threading.Lock()
 _forked = False
 _modules: weakref.WeakSet[KernelModule] = weakref.WeakSet()
+# Under Pyodide there is no wasmtime: the JavaScript engine runs the module (jsengine.py).
+IN_BROWSER_ENGINE = sys.platform == "emscripten"
 
 
 def _get_engine() -> wasmtime.Engine:
@@ -166,7 +169,7 @@ class KernelModule:
         self.wasi = wasi
         self.local = threading.local()  # export name -> Binding, per thread
         self._instances = threading.local()
-        self._module: wasmtime.Module | None = None
+        self._module: Any = None  # wasmtime.Module, or a jsengine.JsModule under Pyodide
         self._lock = threading.Lock()
         self.loaded_from: str | None = None  # "precompiled", "cache" or "wasm"
         _modules.add(self)
@@ -179,11 +182,23 @@ class KernelModule:
 
     # -- loading -----------------------------------------------------------------------
 
-    def _get_module(self) -> wasmtime.Module:
+    def _get_module(self) -> Any:
         with self._lock:
             if self._module is None:
-                self._module = self._load()
+                self._module = self._load_js() if IN_BROWSER_ENGINE else self._load()
             return self._module
+
+    def _load_js(self) -> Any:
+        from .jsengine import JsModule
+
+        wasm_file = self.directory / f"{self.stem}.wasm"
+        try:
+            wasm = wasm_file.read_bytes()
+        except OSError as exc:
+            raise KernelError(f"{self.name}: cannot load {wasm_file}: {exc}") from exc
+        manifest = read_manifest(manifest_path(self.directory, self.stem))
+        self.loaded_from = "wasm"
+        return JsModule(self, wasm, manifest.get("exports", {}))
 
     def _load(self) -> wasmtime.Module:
         import wasmtime
@@ -242,14 +257,19 @@ class KernelModule:
 
     # -- per-thread instances ------------------------------------------------------------
 
-    def instance(self) -> _Instance:
-        inst: _Instance | None = getattr(self._instances, "instance", None)
+    def instance(self) -> Staging:
+        inst: Staging | None = getattr(self._instances, "instance", None)
         if inst is None:
             module = self._get_module()
-            try:
-                inst = _Instance(self, module)
-            except Exception as exc:  # wasmtime.WasmtimeError, wasmtime.Trap
-                raise KernelError(f"{self.name}: cannot instantiate the wasm module: {exc}") from exc
+            if IN_BROWSER_ENGINE:
+                from .jsengine import JsInstance
+
+                inst = JsInstance(self, module)
+            else:
+                try:
+                    inst = _Instance(self, module)
+                except Exception as exc:  # wasmtime.WasmtimeError, wasmtime.Trap
+                    raise KernelError(f"{self.name}: cannot instantiate the wasm module: {exc}") from exc
             self._instances.instance = inst
         return inst
 
@@ -260,7 +280,7 @@ class KernelModule:
         return binding
 
     def discard_instance(self) -> None:
-        inst: _Instance | None = getattr(self._instances, "instance", None)
+        inst: Staging | None = getattr(self._instances, "instance", None)
         if inst is not None:
             inst.dead = True
         self._instances.__dict__.clear()

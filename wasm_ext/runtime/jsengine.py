@@ -1,0 +1,202 @@
+"""Kernels under Pyodide (``sys.platform == "emscripten"``): the JavaScript engine runs them.
+
+There is no wasmtime there, but the browser (or Node) has ``WebAssembly``. The same
+wheel works: the loader picks this engine at the first call, the stub is unchanged
+(it speaks the :class:`~.fastcall.Binding` protocol; here each binding's ``call``
+converts the raw slots to JS values), and traps become the same ``KernelTrap``.
+
+What differs from wasmtime, each handled here:
+
+- JS has no reflection of function types, so the manifest carries each export's wasm
+  types (written at build time).
+- i64 parameters must be BigInt and i64 results come back as BigInt; u32 results come
+  back signed (the stub reads them through an unsigned view of the same slot, which masks).
+- ``memory.buffer`` is replaced when memory grows: every copy makes a fresh
+  ``Uint8Array`` view; bulk copies use ``assign``/``assign_to`` (no per-byte conversion).
+- Chrome refuses to compile modules over 8 MB synchronously on the main thread: the
+  error says to run Python in a worker.
+- Linear memory is a JS ArrayBuffer, so :meth:`WasmBuffer.view` is unavailable (``read``
+  and ``write`` work).
+- A WASI module gets imports that grant nothing (every call fails with ENOTCAPABLE;
+  ``proc_exit`` traps), like wasmtime's empty ``WasiConfig``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import js  # type: ignore[import-not-found]  # Pyodide only: the loader imports this module there alone
+from pyodide.ffi import JsException, to_js  # type: ignore[import-not-found]
+
+from .errors import KernelError
+from .fastcall import Binding, EngineTrap
+from .staging import Staging
+
+if TYPE_CHECKING:
+    from .loader import KernelModule
+
+SYNC_COMPILE_LIMIT = 8 * 1024 * 1024  # Chrome's limit for WebAssembly.Module on the main thread
+_ENOTCAPABLE = 76  # WASI errno
+
+# Engine messages of WebAssembly.RuntimeError -> wasmtime's trap codes (lower case).
+# V8 (Chrome, Node), SpiderMonkey and JavaScriptCore texts; first match wins.
+_TRAP_MESSAGES = (
+    ("unreachable", "unreachable"),
+    ("memory access out of bounds", "memory_out_of_bounds"),
+    ("out of bounds memory access", "memory_out_of_bounds"),
+    ("index out of bounds", "memory_out_of_bounds"),
+    ("divide by zero", "integer_division_by_zero"),
+    ("remainder by zero", "integer_division_by_zero"),
+    ("division by zero", "integer_division_by_zero"),
+    ("divide result unrepresentable", "integer_overflow"),
+    ("integer overflow", "integer_overflow"),
+    ("float unrepresentable in integer range", "bad_conversion_to_integer"),
+    ("invalid conversion to integer", "bad_conversion_to_integer"),
+    ("table index is out of bounds", "table_out_of_bounds"),
+    ("null function", "indirect_call_to_null"),
+    ("signature mismatch", "bad_signature"),
+)
+_STACK_MESSAGES = ("maximum call stack size exceeded", "too much recursion")
+
+
+def trap_of(exc: BaseException) -> tuple[str | None, str]:
+    """(trap code, message) of a JS exception raised by a wasm call."""
+    message = str(getattr(exc, "message", "") or exc)
+    lowered = message.lower()
+    if any(s in lowered for s in _STACK_MESSAGES):
+        return "stack_overflow", message
+    for needle, code in _TRAP_MESSAGES:
+        if needle in lowered:
+            return code, message
+    return None, message
+
+
+class JsModule:
+    """A compiled ``WebAssembly.Module`` and the wasm types of its exported functions."""
+
+    def __init__(self, owner: KernelModule, wasm: bytes, signatures: dict[str, Any]) -> None:
+        try:
+            self.module = js.WebAssembly.Module.new(to_js(memoryview(wasm)))
+        except JsException as exc:
+            if len(wasm) > SYNC_COMPILE_LIMIT:
+                raise KernelError(
+                    f"{owner.name}: the browser refused to compile the {len(wasm)}-byte wasm module "
+                    f"synchronously ({exc}); browsers allow that only up to 8 MB on the main thread: "
+                    "run Pyodide in a web worker"
+                ) from exc
+            raise KernelError(f"{owner.name}: cannot compile the wasm module: {exc}") from exc
+        if not isinstance(signatures, dict) or not signatures:
+            raise KernelError(
+                f"{owner.name}: the manifest records no export types (built by an older setuptools-wasm?); "
+                "rebuild the package to run it under Pyodide"
+            )
+        self.signatures: dict[str, tuple[list[str], list[str]]] = {
+            name: (list(types[0]), list(types[1])) for name, types in signatures.items()
+        }
+
+    def imports(self, wasi: bool) -> Any:
+        """The import object: empty, or WASI functions that grant nothing."""
+
+        wanted = [(str(i.module), str(i.name)) for i in js.WebAssembly.Module.imports(self.module)]
+        if not wanted:
+            return js.Object.new()
+        if not wasi:
+            raise KernelError(f"the wasm module needs imports it was not built for: {wanted}")
+        refuse = js.Function.new(f"return {_ENOTCAPABLE}")
+        leave = js.Function.new("code", "throw new WebAssembly.RuntimeError('unreachable: proc_exit(' + code + ')')")
+        table: dict[str, dict[str, Any]] = {}
+        for module, name in wanted:
+            table.setdefault(module, {})[name] = leave if name == "proc_exit" else refuse
+        return to_js(table, dict_converter=js.Object.fromEntries)
+
+
+class JsInstance(Staging):
+    """One instance in the JS engine, with bindings that convert the stub's raw slots."""
+
+    def __init__(self, owner: KernelModule, compiled: JsModule) -> None:
+        super().__init__(owner)
+        self._compiled = compiled
+        try:
+            instance = js.WebAssembly.Instance.new(compiled.module, compiled.imports(owner.wasi))
+        except JsException as exc:
+            raise KernelError(f"{owner.name}: cannot instantiate the wasm module: {exc}") from exc
+        self._js_exports = instance.exports
+        self.exports = set(compiled.signatures) | {str(e.name) for e in js.WebAssembly.Module.exports(compiled.module)}
+        self._memory: Any = getattr(self._js_exports, "memory", None)
+        self._bindings: dict[str, Binding] = {}
+        self._u8 = js.Uint8Array.new
+        if "_initialize" in self.exports:
+            binding = self.binding("_initialize")
+            if binding.call():
+                owner.fail("_initialize", binding, 1)
+
+    def binding(self, export: str) -> Binding:
+        found = self._bindings.get(export)
+        if found is None:
+            func = getattr(self._js_exports, export, None) if export in self._compiled.signatures else None
+            if func is None:
+                raise KernelError(f"{self.owner.name}: the wasm module has no function {export!r}")
+            params, results = self._compiled.signatures[export]
+            found = _bind(self, func, params, results)
+            self._bindings[export] = found
+        return found
+
+    def memory_size(self, end: int) -> int:
+        return int(self._memory.buffer.byteLength) if self._memory is not None else 0
+
+    def copy_in(self, address: int, source: Any, nbytes: int) -> None:
+        self._u8(self._memory.buffer, address, nbytes).assign(source)
+
+    def copy_out(self, target: Any, address: int, nbytes: int) -> None:
+        self._u8(self._memory.buffer, address, nbytes).assign_to(memoryview(target).cast("B"))
+
+    def read(self, address: int, nbytes: int) -> bytes:
+        return bytes(self._u8(self._memory.buffer, address, nbytes).to_bytes()) if nbytes else b""
+
+    def view(self, address: int, nbytes: int) -> memoryview:
+        raise KernelError(
+            "WasmBuffer.view() is not available under Pyodide (linear memory is a JavaScript "
+            "ArrayBuffer); use WasmBuffer.read() and WasmBuffer.write()"
+        )
+
+
+def _bind(instance: JsInstance, func: Any, params: list[str], results: list[str]) -> Binding:
+    """A binding whose ``call`` reads the raw slots, converts, calls the JS function, stores the result."""
+    binding = Binding(instance, max(len(params), len(results), 1), lambda: 0)
+    big_int = js.BigInt
+    slots: dict[str, tuple[Any, int]] = {
+        "i32": (binding.i32, 4),
+        "i64": (binding.i64, 2),
+        "f32": (binding.f32, 4),
+        "f64": (binding.f64, 2),
+    }
+    readers: list[Callable[[], Any]] = []
+    for i, kind in enumerate(params):
+        if kind not in slots:
+            raise KernelError(f"{instance.owner.name}: a parameter of wasm type {kind} cannot be passed")
+        view, stride = slots[kind]
+        readers.append(_reader(view, i * stride, big_int if kind == "i64" else None))
+    result = results[0] if results else None
+    out_view = slots[result][0] if result in slots else None
+    convert: Callable[[Any], Any] = float if result in ("f32", "f64") else int
+
+    def call() -> int:
+        try:
+            value = func(*[read() for read in readers])
+        except JsException as exc:
+            code, message = trap_of(exc)
+            binding.pending = EngineTrap(code, message)
+            return 1
+        if out_view is not None:
+            out_view[0] = convert(value)
+        return 0
+
+    binding.call = call
+    return binding
+
+
+def _reader(view: Any, index: int, wrap: Callable[[Any], Any] | None) -> Callable[[], Any]:
+    """Read one argument slot (wrapped in BigInt for i64)."""
+    if wrap is None:
+        return lambda: view[index]
+    return lambda: wrap(view[index])
