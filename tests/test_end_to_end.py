@@ -36,6 +36,8 @@ def _check_installed_example(tmp_path: Path, wheel: Path) -> str:
     )
     out = user.run(str(EXAMPLE / "demo.py"), cwd=tmp_path).stdout
     assert "all results correct" in out and "loaded from        : precompiled" in out, out
+    checks = user.run(str(EXAMPLE / "check_wheel.py"), cwd=tmp_path).stdout  # also run in Pyodide
+    assert "all checks passed" in checks, checks
     return out
 
 
