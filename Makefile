@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: demo test test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup setup clean
+.PHONY: chromium demo test test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -53,7 +53,16 @@ bench-perline: setup
 bench-startup: setup
 	$(BIN)/python benchmarks/bench_startup.py --write
 
-setup: $(VENV)/.installed node_modules/.bin/wasm-opt
+setup: $(VENV)/.installed node_modules/.bin/wasm-opt chromium
+
+# Debian's chromium for the browser test of the Pyodide demo page; where it cannot be
+# installed (no apt, no root), that one test is skipped and says why.
+chromium:
+	@test -x /usr/lib/chromium/chromium || command -v chromium >/dev/null || \
+	  { $$(test "$$(id -u)" = 0 || echo sudo -n) apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { $$(test "$$(id -u)" = 0 || echo sudo -n) apt-get update -q >/dev/null 2>&1 && \
+	      $$(test "$$(id -u)" = 0 || echo sudo -n) apt-get install -y -q chromium >/dev/null 2>&1; } || \
+	    echo "note: could not install chromium; the browser test will be skipped"; }
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -1,0 +1,47 @@
+"""Engine pitfalls, checked the same way on wasmtime (CPython) and in Pyodide (Node).
+
+Usage: ``check_types.py SITE_ZIP PACKAGE`` where SITE_ZIP holds PACKAGE, built by
+tests/test_pyodide.py from ``TYPES_SOURCE`` there. Exits non-zero on the first failure.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import tempfile
+import zipfile
+
+
+def main() -> None:
+    site = tempfile.mkdtemp()
+    with zipfile.ZipFile(sys.argv[1]) as zf:
+        zf.extractall(site)
+    sys.path.insert(0, site)
+    k = importlib.import_module(f"{sys.argv[2]}.kernels")
+
+    # 64-bit integers cross as BigInt in JS; both signs, both ends
+    assert k.add64(2**62, 2**62 - 1) == 2**63 - 1
+    assert k.add64(-5, 3) == -2
+    assert k.add64(-(2**63), 0) == -(2**63)
+    assert k.echo_u64(2**64 - 1) == 2**64 - 1 and k.echo_u64(2**63) == 2**63
+    # unsigned 32-bit results come back signed from JS unless masked
+    assert k.echo_u32(0xFFFFFFFF) == 0xFFFFFFFF and k.echo_u32(0x80000000) == 0x80000000
+    assert k.echo_i32(-1) == -1
+    assert k.scale(1.5, 2.0) == 3.0 and k.is_positive(2.5) is True and k.is_positive(-1.0) is False
+    # memory grows inside the call: the copy back must use a fresh view of the new memory
+    buf = bytearray(200_000)
+    assert k.grow_then_fill(buf, 7) == 1
+    assert buf == b"\x07" * 200_000
+    # a trap names the function and its cause; the next call works on a fresh instance
+    try:
+        k.divide(1, 0)
+    except k.KernelTrap as exc:
+        assert exc.function == "divide" and exc.trap_code == "integer_division_by_zero", (exc.trap_code, exc)
+    else:
+        raise AssertionError("no KernelTrap for a division by zero")
+    assert k.divide(7, 2) == 3
+    print(f"types ok on {sys.platform}")
+
+
+if __name__ == "__main__":
+    main()
