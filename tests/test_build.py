@@ -6,7 +6,7 @@ import json
 import re
 import zlib
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 from conftest import Built
@@ -94,6 +94,47 @@ def test_wasm_opt_shrinks_and_can_be_skipped(build_c: Callable[..., Built]) -> N
     plain = build_c(KERNELS, wasm_opt=False)
     assert plain.result.size == plain.result.size_before_opt
     assert optimized.result.size < optimized.result.size_before_opt
+
+
+STRING_KERNELS = r"""
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wasm_ext.h>
+typedef struct { uint8_t bytes[256]; } block;
+/** Fill buf with v (through a heap copy), then return the offset of the first byte c, or -1. */
+WASM_EXPORT int32_t fill_find(uint8_t *buf, size_t buf_len, uint8_t v, uint8_t c) {
+    block *tmp = calloc(1, sizeof(block));
+    if (!tmp) return -2;
+    memset(tmp->bytes, v, sizeof tmp->bytes);
+    for (size_t i = 0; i < buf_len; i += sizeof tmp->bytes)
+        memcpy(buf + i, tmp->bytes, buf_len - i < sizeof tmp->bytes ? buf_len - i : sizeof tmp->bytes);
+    free(tmp);
+    const uint8_t *hit = memchr(buf, c, buf_len);
+    return hit ? (int32_t)(hit - buf) : -1;
+}
+/** memcmp's sign and strlen, through the SIMD helpers every module links. */
+WASM_EXPORT int32_t cmp_len(const uint8_t *a, size_t a_len, const char *s) {
+    int r = memcmp(a, s, a_len);
+    return (r < 0 ? -1 : r > 0) * 1000 + (int32_t)strlen(s);
+}
+"""
+
+
+@pytest.mark.parametrize("level", ["O3", "Os", "Oz"])
+def test_every_opt_level_builds_bulk_memory_and_string_helpers(build_c: Callable[..., Built], level: str) -> None:
+    """zig's -Os/-Oz output has no target_features section; wasm-opt must still accept it."""
+    kernels: Any = build_c(STRING_KERNELS, opt_level=level).import_stub()
+    for size in (0, 1, 15, 16, 17, 300, 70_000):
+        buf = bytearray(size)
+        assert kernels.fill_find(buf, 7, 8) == -1 and buf == b"\x07" * size
+        if size:
+            buf[size - 1] = 8
+            assert kernels.fill_find(buf, 8, 8) == 0
+    text = "x" * 40
+    assert kernels.cmp_len(text.encode(), text) == 40
+    assert kernels.cmp_len(b"x" * 39 + b"a", text) == -1000 + 40
+    assert kernels.cmp_len(b"x" * 20 + b"z", text) == 1000 + 40
 
 
 def test_without_precompile_the_wasm_is_used(build_c: Callable[..., Built]) -> None:

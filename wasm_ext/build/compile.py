@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .. import INCLUDE_DIR
 from ..errors import WasmCompileError
 from . import wasm_binary
 from .process import run
@@ -18,7 +19,23 @@ from .signatures import Function
 from .toolchain import Compiler
 
 RUNTIME_EXPORTS = ("malloc", "free")
+# Linked into every module: SIMD memchr/memcmp/strlen (weak, so a module's own definitions
+# win) replacing zig libc's byte-at-a-time loops. The linker drops them when unused.
+HELPER_SOURCES = (Path(INCLUDE_DIR) / "wasm_ext_string.c",)
 WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
+# What zig's clang emits for wasm32 by default (its generic CPU, plus simd128 for the
+# helpers above). Assumed when a module has no target_features section (zig leaves it
+# out at -Os/-Oz), so that wasm-opt is told about every feature the code may use.
+GENERIC_FEATURES = (
+    "bulk-memory-opt",
+    "call-indirect-overlong",
+    "extended-const",
+    "multivalue",
+    "mutable-globals",
+    "nontrapping-fptoint",
+    "sign-ext",
+    "simd128",
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,7 @@ def compile_module(
         *flags,
         *extra_compile_args,
         *(str(s) for s in sources),
+        *(str(s) for s in HELPER_SOURCES),
         *(f"-Wl,--export={name}" for name in exports),
         *extra_link_args,
         "-o",
@@ -87,7 +105,7 @@ def compile_module(
     return CompiledModule(
         wasm_binary.strip_custom_sections(raw),
         wasm_binary.strip_custom_sections(raw, keep=("name",)),
-        tuple(parsed.target_features),
+        tuple(parsed.target_features) or GENERIC_FEATURES,
         tuple(named),
         tuple(parsed.imports),
     )

@@ -171,7 +171,14 @@ def _compile_cached(
     contents of every file the preprocessor read last time (from depfiles): a changed
     header, even one holding only macros, means a rebuild.
     """
-    base = digest(__version__, compiler.describe(), _declared(ext), flags, [str(s.resolve()) for s in sources])
+    base = digest(
+        __version__,
+        compiler.describe(),
+        _declared(ext),
+        flags,
+        [str(s.resolve()) for s in sources],
+        files_digest(compile_stage.HELPER_SOURCES),
+    )
     record = stages.record("compile").get("data", {})
     if record.get("base") == base:
         deps_digest = files_digest(record.get("files", []))
