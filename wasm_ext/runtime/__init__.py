@@ -5,10 +5,10 @@ and it never imports the build side. The build copies this whole directory next 
 generated stub, so a stub and the runtime it was generated for always match.
 """
 
-from .errors import KernelError, KernelTrap
+from .errors import KernelError, KernelTimeout, KernelTrap
 from .loader import KernelModule
 from .memory import WasmBuffer
 
-RUNTIME_VERSION = "2"
+RUNTIME_VERSION = "3"
 
-__all__ = ["RUNTIME_VERSION", "KernelError", "KernelModule", "KernelTrap", "WasmBuffer"]
+__all__ = ["RUNTIME_VERSION", "KernelError", "KernelModule", "KernelTimeout", "KernelTrap", "WasmBuffer"]
