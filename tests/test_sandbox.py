@@ -198,6 +198,12 @@ def test_bad_arguments_are_clear_errors(kernels: ModuleType, files: ModuleType) 
         files.sandbox(wasi={"preopens": {"/data": "/no/such/dir"}})
 
 
+def test_pyodide_has_no_sandbox(kernels: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    with pytest.raises(kernels.KernelError, match=r"sandbox\(\) needs wasmtime; under Pyodide kernels run unsandboxed"):
+        kernels.sandbox(timeout=1.0)
+
+
 # --- hostile kernels ----------------------------------------------------------------------
 
 TRAPS = [
