@@ -113,13 +113,14 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     sys.path.remove(str(root / "site"))
 
 
-def _run_fresh(site: Path, code: str) -> subprocess.CompletedProcess[str]:
+def _run_fresh(site: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=site,
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, **env},
         check=False,
     )
 
@@ -419,6 +420,26 @@ def test_fresh_process_without_sandbox_artifact_compiles_and_caches(kernels: Mod
             assert proc.stdout.split()[3] == "precompiled" and proc.stdout.split()[4] == "KernelTimeout"
     finally:
         artifact.write_bytes(saved)
+
+
+def test_limits_on_the_public_api_call_path(kernels: ModuleType) -> None:
+    """Without wasmtime-py's internals (WASM_EXT_SLOW_CALLS) the limits hold all the same."""
+    code = f"""
+        import {kernels.__name__} as k
+        from {kernels.__name__.rpartition(".")[0]}._wasm_ext_runtime import fastcall
+        sb = k.sandbox(timeout=0.2, max_memory="32MiB")
+        try:
+            sb.forever()
+        except k.KernelTimeout as exc:
+            print(type(exc).__name__)
+        try:
+            sb.depth(10_000_000)
+        except k.KernelTrap as exc:
+            print(exc.trap_code)
+        print(fastcall.fast_available(), sb.grab(64 << 20), sb.grab(1 << 20), sb.spin(10))
+        """
+    proc = _run_fresh(Path(kernels.__file__).parent.parent, code, WASM_EXT_SLOW_CALLS="1")
+    assert proc.stdout.split() == ["KernelTimeout", "stack_overflow", "False", "0", "1", "45"], proc.stderr
 
 
 def test_forked_child_keeps_its_timeouts(kernels: ModuleType) -> None:
