@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: chromium demo test test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup setup clean
+.PHONY: chromium demo test test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -52,6 +52,10 @@ bench-perline: setup
 ## bench-startup: cold start (precompiled vs JIT) and the log parser on 1 vs 2 threads
 bench-startup: setup
 	$(BIN)/python benchmarks/bench_startup.py --write
+
+## bench-sandbox: per-call and kernel cost of sandbox(timeout/max_memory) against module-level calls
+bench-sandbox: setup
+	$(BIN)/python benchmarks/bench_sandbox.py --write
 
 setup: $(VENV)/.installed node_modules/.bin/wasm-opt chromium
 

@@ -73,6 +73,15 @@ def main() -> int:
     assert trap.trap_code == "memory_out_of_bounds", trap.trap_code
     assert kernels.fib(10) == 55 and kernels.adler32(b"abc") == zlib.adler32(b"abc")
 
+    # sandboxes: limits on wasmtime; under Pyodide a clear error (no epochs or store limits there)
+    if sys.platform == "emscripten":
+        expect_error(kernels.KernelError, "sandbox", lambda: kernels.sandbox(timeout=1.0))
+    else:
+        with kernels.sandbox(timeout=5.0, max_memory="32MiB") as box:
+            assert box.fib(40) == 102334155 and box.adler32(b"abc") == zlib.adler32(b"abc")
+            expect_error(MemoryError, "adler32", lambda: box.adler32(bytes(40 << 20)))
+            assert box.sieve(1000) == 168
+
     # the log parser: one call per buffer, checked against the pure-Python reference
     lines = [
         '{"ts":"2024-09-15T10:30:00Z","level":"ERROR","ip":"10.0.0.42","msg":"disk \\"sda\\" full \\u00e9"}',

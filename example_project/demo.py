@@ -47,6 +47,15 @@ def main() -> int:
     )
     print(f"  {stats}")
 
+    from wasm_example import _logparse
+
+    with _logparse.sandbox(timeout=2.0, max_memory="64MiB") as sandbox:  # for untrusted input
+        print(f"in a sandbox       : agrees: {parse_logs(log, sandbox=sandbox) == stats} (timeout 2 s, max 64 MiB)")
+        try:
+            parse_logs(log * 8, sandbox=sandbox)
+        except MemoryError as exc:
+            print(f"  {len(log) * 8 / 1e6:.0f} MB of logs   : MemoryError: {exc}")
+
     directory = Path(kernels.__file__).parent
     for manifest_file in sorted(directory.glob("*.wasm-manifest.json")):
         manifest = json.loads(manifest_file.read_text())

@@ -57,8 +57,9 @@ def test_build_outputs_and_reactor_module(build_c: Callable[..., Built]) -> None
     manifest = json.loads((d / "kernels.wasm-manifest.json").read_text())
     assert manifest["wasm"]["size"] == (d / "kernels.wasm").stat().st_size == built.result.size
     assert manifest["wasm"]["size_before_opt"] == built.result.size_before_opt
-    (artifact,) = manifest["precompiled"]
+    artifact, sandbox_artifact = manifest["precompiled"]  # default engine config first, then the sandbox's
     assert set(artifact) >= {"file", "target", "wasmtime", "config", "sha256"}
+    assert sandbox_artifact["file"].endswith(".sandbox.cwasm") and sandbox_artifact["config"] != artifact["config"]
 
     kernels = built.import_stub()
     assert kernels.add(2, 40) == 42

@@ -22,10 +22,19 @@ try:
     kernels.fib(-1)
 except kernels.KernelTrap as exc:
     code = exc.trap_code
+with kernels.sandbox(timeout=0.5, max_memory="64MiB") as sb:
+    also: int = sb.fib(10) + sb.adler32(sb.alloc(4))
+try:
+    kernels.sandbox(wasi={"stdout": True}).fib(3)
+except kernels.KernelTimeout as timeout:
+    limit: float = timeout.timeout
 
 kernels.fib("10")
 kernels.adler32(5)
 text: str = kernels.sieve(10)
+sb.fib("10")
+kernels.sandbox(timeout="1")
+kernels.sandbox(wasi={"network": True})
 """
 
 
@@ -74,7 +83,10 @@ def test_mypy_rejects_wrongly_typed_calls(example_stub: Path) -> None:
     (example_stub / "use.py").write_text(USER_CODE)
     proc = _mypy(example_stub, "use.py")
     errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
-    assert [line.split(":")[1] for line in errors] == ["12", "13", "14"], proc.stdout
+    assert [line.split(":")[1] for line in errors] == ["18", "19", "20", "21", "22", "23"], proc.stdout
     assert 'Argument 1 to "fib" has incompatible type "str"; expected "int"' in errors[0]
     assert 'Argument 1 to "adler32" has incompatible type "int"' in errors[1]
     assert 'Incompatible types in assignment (expression has type "int", variable has type "str")' in errors[2]
+    assert 'Argument 1 to "fib" of "Sandbox" has incompatible type "str"; expected "int"' in errors[3]
+    assert 'Argument "timeout" to "sandbox" has incompatible type "str"' in errors[4]
+    assert 'Argument "wasi" to "sandbox" has incompatible type' in errors[5] and "WasiGrants" in errors[5]

@@ -14,49 +14,26 @@ from typing import Optional, Union
 from setuptools import Extension
 
 from .errors import ConfigError
+from .runtime.units import SizeSpec
+from .runtime.units import parse_size as _parse_size
 
 OPT_LEVELS = ("O0", "O1", "O2", "O3", "Os", "Oz")
 WasmOptSetting = Union[bool, str]  # True, False or "auto"
-SizeSpec = Union[int, str, None]
 Macro = tuple[str, Optional[str]]
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB|K|M|G)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {
-    "b": 1,
-    "kb": 1000,
-    "mb": 1000**2,
-    "gb": 1000**3,
-    "k": 1024,
-    "kib": 1024,
-    "m": 1024**2,
-    "mib": 1024**2,
-    "g": 1024**3,
-    "gib": 1024**3,
-}
 _IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def parse_size(value: SizeSpec, *, what: str = "max_size") -> int | None:
     """Turn ``65536``, ``"64KiB"``, ``"1.5MiB"`` or ``"100kB"`` into bytes (``None`` stays ``None``).
 
-    ``K``/``M``/``G`` alone are binary (1024-based), ``kB``/``MB``/``GB`` decimal.
+    ``K``/``M``/``G`` alone are binary (1024-based), ``kB``/``MB``/``GB`` decimal. The parser
+    is the runtime's (a sandbox's ``max_memory`` reads the same way); errors become ``ConfigError``.
     """
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise ConfigError(f"{what} must be a byte count or a string like '64KiB', not {value!r}")
-    if isinstance(value, int):
-        if value <= 0:
-            raise ConfigError(f"{what} must be positive, got {value}")
-        return value
-    if isinstance(value, str):
-        match = _SIZE_RE.match(value)
-        if match:
-            number, unit = match.groups()
-            size = int(float(number) * _SIZE_UNITS[(unit or "b").lower()])
-            if size > 0:
-                return size
-    raise ConfigError(f"{what} must be a positive byte count or a string like '64KiB' or '1MiB', got {value!r}")
+    try:
+        return _parse_size(value, what=what)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _str_list(value: object, what: str) -> list[str]:

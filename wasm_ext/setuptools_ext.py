@@ -121,7 +121,9 @@ def _make_build_ext(base: type[_setuptools_build_ext]) -> type[_setuptools_build
             names = [f"{ext.basename}{suffix}" for suffix in (".py", ".pyi", ".wasm", ".wasm-manifest.json")]
             target = host_target()
             if ext.precompile and target is not None:
-                names.append(f"{ext.basename}.{target}.cwasm")
+                from .build.precompile import CONFIGS
+
+                names += [f"{ext.basename}.{target}{tag}.cwasm" for tag, _ in CONFIGS]
             if ext.package:
                 names.append("py.typed")
             runtime_dir = runtime_location(ext.name)[1].rpartition(".")[2]

@@ -40,9 +40,15 @@ def result_annotation(fn: Function) -> str:
     return "None" if fn.result == VOID else SCALARS[fn.result].python
 
 
-def signature(fn: Function) -> str:
-    params = ", ".join(f"{p.name}: {annotation(p)}" for p in fn.params)
+def signature(fn: Function, *, method: bool = False) -> str:
+    params = ", ".join(["self"] * method + [f"{p.name}: {annotation(p)}" for p in fn.params])
     return f"def {fn.export}({params}) -> {result_annotation(fn)}:"
+
+
+def callable_type(fn: Function) -> str:
+    """*fn*'s type as a ``Callable[...]`` annotation (the stub's function factory returns them)."""
+    params = ", ".join(annotation(p) for p in fn.params)
+    return f"Callable[[{params}], {result_annotation(fn)}]"
 
 
 def _slot(kind: str, index: int) -> str:

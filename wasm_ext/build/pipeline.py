@@ -79,10 +79,8 @@ def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path,
 
     artifacts = []
     if ext.precompile:
-        entry = precompile.precompile(wasm, package_dir, ext.basename, module=ext.name, cache=stages)
-        if entry is not None:
-            artifacts.append(entry)
-            result.outputs.append(package_dir / entry["file"])
+        artifacts = precompile.precompile(wasm, package_dir, ext.basename, module=ext.name, cache=stages)
+        result.outputs += [package_dir / entry["file"] for entry in artifacts]
     manifest = manifest_path(package_dir, ext.basename)
     write_manifest(
         manifest,

@@ -19,7 +19,9 @@ from .cache import write_if_changed
 from .signatures import Function
 
 RUNTIME_PACKAGE = "_wasm_ext_runtime"
-RESERVED_NAMES = frozenset({"alloc", "KernelError", "KernelTrap", "WasmBuffer"})
+RUNTIME_NAMES = ("KernelError", "KernelTimeout", "KernelTrap", "WasmBuffer", "WasiGrants", "Sandbox", "sandbox")
+# a kernel may not take these names: the stub's own, and the Sandbox class's methods
+RESERVED_NAMES = frozenset({*RUNTIME_NAMES, "alloc", "close"})
 _RUNTIME_SOURCE = Path(__file__).resolve().parent.parent / "runtime"
 
 
@@ -65,12 +67,15 @@ def _function_doc(fn: Function) -> str:
 
 
 def _py_function(fn: Function) -> str:
-    lines = [codegen.signature(fn), _docstring(_function_doc(fn), "    "), *codegen.body(fn)]
-    return "\n\n" + "\n".join(lines) + "\n"
+    """*fn* as a closure inside the stub's ``_functions`` factory (indented one level)."""
+    lines = [codegen.signature(fn), _docstring(_function_doc(fn), "        "), *codegen.body(fn)]
+    return "\n" + "\n".join(f"    {line}" if i != 1 and line else line for i, line in enumerate(lines)) + "\n"
 
 
-def _pyi_function(fn: Function) -> str:
-    return f"\n\n{codegen.signature(fn)}\n{_docstring(_function_doc(fn), '    ')}\n"
+def _pyi_function(fn: Function, *, method: bool = False) -> str:
+    indent = "    " if method else ""
+    doc = _docstring(_function_doc(fn), indent + "    ")
+    return f"\n{'' if method else chr(10)}{indent}{codegen.signature(fn, method=method)}\n{doc}\n"
 
 
 _ALLOC_DOC = """Allocate *nbytes* inside the wasm module, to pass to kernels without copying.
@@ -102,14 +107,23 @@ def generate_stub(
                 f"reserves ({', '.join(sorted(RESERVED_NAMES))}); rename it with export_name(...)"
             )
     with_alloc = any(p.kind != "scalar" for fn in functions for p in fn.params)
-    names = [fn.export for fn in functions] + ["KernelError", "KernelTrap", "WasmBuffer"]
+    exports = [fn.export for fn in functions]
+    names = [*exports, *RUNTIME_NAMES]
     py_functions = "".join(_py_function(f) for f in functions)
     pyi_functions = "".join(_pyi_function(f) for f in functions)
+    pyi_methods = "".join(_pyi_function(f, method=True) for f in functions)
+    alloc = sandbox_alloc = ""
     if with_alloc:
         names.append("alloc")
         alloc_signature = "def alloc(nbytes: int) -> WasmBuffer:"
-        py_functions += f'\n\n{alloc_signature}\n    """{_ALLOC_DOC}"""\n    return _module.alloc(nbytes)\n'
+        alloc = f'\n\n{alloc_signature}\n    """{_ALLOC_DOC}"""\n    return _module.alloc(nbytes)\n'
         pyi_functions += f'\n\n{alloc_signature}\n    """{_ALLOC_DOC}"""\n'
+        method_doc = "Allocate *nbytes* inside this sandbox's instance (see the module's ``alloc``)."
+        sandbox_alloc = (
+            f'\n    def alloc(self, nbytes: int) -> WasmBuffer:\n        """{method_doc}"""\n'
+            "        return self._module.alloc(nbytes)\n"
+        )
+        pyi_methods += f'\n    def alloc(self, nbytes: int) -> WasmBuffer:\n        """{method_doc}"""\n'
 
     fields = {
         "plugin_version": __version__,
@@ -119,8 +133,16 @@ def generate_stub(
         "all": ", ".join(repr(n) for n in names),
         "wasi": repr(wasi),
     }
-    py = _template("stub.py.tmpl").substitute(fields, functions=py_functions)
-    pyi = _template("stub.pyi.tmpl").substitute(fields, functions=pyi_functions)
+    py = _template("stub.py.tmpl").substitute(
+        fields,
+        functions=py_functions,
+        function_types=", ".join(codegen.callable_type(f) for f in functions),
+        names=", ".join(exports),
+        self_names=", ".join(f"self.{name}" for name in exports),
+        alloc=alloc,
+        sandbox_alloc=sandbox_alloc,
+    )
+    pyi = _template("stub.pyi.tmpl").substitute(fields, functions=pyi_functions, methods=pyi_methods)
     outputs = [directory / f"{stem}.py", directory / f"{stem}.pyi"]
     write_if_changed(outputs[0], py)
     write_if_changed(outputs[1], pyi)

@@ -5,10 +5,10 @@ or, under Pyodide, the JavaScript engine (``jsengine.py``); it never imports the
 generated stub, so a stub and the runtime it was generated for always match.
 """
 
-from .errors import KernelError, KernelTrap
+from .errors import KernelError, KernelTimeout, KernelTrap
 from .loader import KernelModule
 from .memory import WasmBuffer
 
-RUNTIME_VERSION = "2"
+RUNTIME_VERSION = "3"
 
-__all__ = ["RUNTIME_VERSION", "KernelError", "KernelModule", "KernelTrap", "WasmBuffer"]
+__all__ = ["RUNTIME_VERSION", "KernelError", "KernelModule", "KernelTimeout", "KernelTrap", "WasmBuffer"]

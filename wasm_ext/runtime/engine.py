@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 # memory_may_move=False: linear memory never moves, so the runtime can keep its base
 # address per instance instead of asking wasmtime before every copy.
 ENGINE_SETTINGS: dict[str, Any] = {"memory_may_move": False}
+# A sandbox with a timeout runs on a second engine whose code checks an epoch counter at
+# loop heads and calls (a timer thread advances it): a different config, so precompiled
+# artifacts for it are separate files with their own fingerprint.
+SANDBOX_SETTINGS: dict[str, Any] = {**ENGINE_SETTINGS, "epoch_interruption": True}
 
 _ARCHES = {
     "x86_64": "x86_64",
@@ -47,14 +51,14 @@ def host_target() -> str | None:
     return None
 
 
-def config_fingerprint() -> str:
-    """A short hash of :data:`ENGINE_SETTINGS`: equal fingerprints mean compatible configs."""
-    blob = json.dumps(ENGINE_SETTINGS, sort_keys=True).encode()
+def config_fingerprint(settings: dict[str, Any] = ENGINE_SETTINGS) -> str:
+    """A short hash of *settings*: equal fingerprints mean compatible configs."""
+    blob = json.dumps(settings, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def make_config(target: str | None = None) -> wasmtime.Config:
-    """A ``wasmtime.Config`` with :data:`ENGINE_SETTINGS`; *target* only for precompiling.
+def make_config(target: str | None = None, settings: dict[str, Any] = ENGINE_SETTINGS) -> wasmtime.Config:
+    """A ``wasmtime.Config`` with *settings*; *target* only for precompiling.
 
     Setting the target to the host triple makes the artifact record no host-specific CPU
     features, so it loads on any CPU of that arch and OS.
@@ -62,7 +66,7 @@ def make_config(target: str | None = None) -> wasmtime.Config:
     import wasmtime
 
     config = wasmtime.Config()
-    for key, value in ENGINE_SETTINGS.items():
+    for key, value in settings.items():
         setattr(config, key, value)
     if target is not None:
         config.target = target

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import cache
-from .engine import config_fingerprint, host_target, make_config, wasmtime_version
+from .engine import ENGINE_SETTINGS, config_fingerprint, host_target, make_config, wasmtime_version
 from .errors import KernelError, KernelTrap
 from .fastcall import Binding, address_of, bind_fast, bind_slow, error_from, fast_available
 from .manifest import manifest_path, read_manifest
@@ -68,12 +68,12 @@ class _Instance(Staging):
         import wasmtime
 
         super().__init__(owner)
-        engine = _get_engine()
-        self.store = wasmtime.Store(engine)
+        engine = owner.engine()
+        self.store = owner.new_store(engine)
         if owner.wasi:
             linker = wasmtime.Linker(engine)
             linker.define_wasi()
-            self.store.set_wasi(wasmtime.WasiConfig())  # grants nothing
+            self.store.set_wasi(owner.wasi_config())
             instance = linker.instantiate(self.store, module)
         else:
             instance = wasmtime.Instance(self.store, module, [])
@@ -160,7 +160,10 @@ class KernelModule:
 
     Generated stubs use :attr:`local` (this thread's bindings, by export name),
     :meth:`bind` (make one) and :meth:`fail` (turn a failed call into ``KernelTrap``).
+    A sandbox (``runtime.sandbox``) is a subclass that overrides the engine, store and WASI hooks.
     """
+
+    settings: dict[str, Any] = ENGINE_SETTINGS  # the engine config its artifacts must match
 
     def __init__(self, module_name: str, stub_file: str, *, wasi: bool = False) -> None:
         self.name = module_name
@@ -181,6 +184,20 @@ class KernelModule:
         self._instances.__dict__.clear()
 
     # -- loading -----------------------------------------------------------------------
+
+    def engine(self) -> wasmtime.Engine:
+        return _get_engine()
+
+    def new_store(self, engine: wasmtime.Engine) -> wasmtime.Store:
+        import wasmtime
+
+        return wasmtime.Store(engine)
+
+    def wasi_config(self) -> wasmtime.WasiConfig:
+        """What a module built with ``wasi=True`` may use: here nothing at all."""
+        import wasmtime
+
+        return wasmtime.WasiConfig()
 
     def _get_module(self) -> Any:
         with self._lock:
@@ -203,9 +220,9 @@ class KernelModule:
     def _load(self) -> wasmtime.Module:
         import wasmtime
 
-        engine = _get_engine()
+        engine = self.engine()
         manifest = read_manifest(manifest_path(self.directory, self.stem))
-        target, fingerprint, version = host_target(), config_fingerprint(), wasmtime_version()
+        target, fingerprint, version = host_target(), config_fingerprint(self.settings), wasmtime_version()
         for artifact in manifest.get("precompiled", []):
             if not (
                 isinstance(artifact, dict)
@@ -246,12 +263,11 @@ class KernelModule:
         self.loaded_from = "wasm"
         return module
 
-    @staticmethod
-    def _deserialize(data: bytes) -> wasmtime.Module | None:
+    def _deserialize(self, data: bytes) -> wasmtime.Module | None:
         import wasmtime
 
         try:
-            return wasmtime.Module.deserialize(_get_engine(), data)
+            return wasmtime.Module.deserialize(self.engine(), data)
         except wasmtime.WasmtimeError:
             return None
 
@@ -283,6 +299,7 @@ class KernelModule:
         inst: Staging | None = getattr(self._instances, "instance", None)
         if inst is not None:
             inst.dead = True
+            inst._bindings.clear()  # break the instance <-> binding cycle: the Store is freed now, not at a GC
         self._instances.__dict__.clear()
         self.local.__dict__.clear()
 

@@ -28,6 +28,7 @@ class Staging:
     owner: KernelModule
     dead: bool
     exports: Any  # the export names this instance has (``in`` works on it)
+    _bindings: dict[str, Binding]
     _scratch: int
     _scratch_used: int
 

@@ -64,10 +64,16 @@ class LogStats:
         return self.lines - self.malformed
 
 
-def parse_logs(data: Any) -> LogStats:
-    """Summarise *data* (bytes, bytearray, memoryview, ...) with the wasm kernel: one call."""
+def parse_logs(data: Any, sandbox: _logparse.Sandbox | None = None) -> LogStats:
+    """Summarise *data* (bytes, bytearray, memoryview, ...) with the wasm kernel: one call.
+
+    For untrusted input pass a sandbox, e.g. ``_logparse.sandbox(timeout=1.0,
+    max_memory="64MiB")``: a runaway parse raises ``KernelTimeout``, one that needs more
+    memory raises ``MemoryError``, and the next call starts from a fresh instance.
+    """
     out = array("q", bytes(8 * _N_OUT))
-    status = _logparse.parse_logs(data, out)
+    parse = _logparse.parse_logs if sandbox is None else sandbox.parse_logs
+    status = parse(data, out)
     if status == -2:
         raise MemoryError("parse_logs: the wasm module ran out of memory for the set of IPs")
     if status != 0:
