@@ -10,7 +10,6 @@ Run: ``make bench-sandbox`` (or ``.venv/bin/python benchmarks/bench_sandbox.py -
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -20,15 +19,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import per_call_us, workdir, write_section
+from _common import Record, bench_args, per_call_us, workdir, write_json, write_section
 from bench_kernels import FIB_N, LOG_LINES, SIEVE_N, best_ms, build_wasm, log_data
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
-    parser.add_argument("--quick", action="store_true", help="one repeat each (for a smoke run)")
-    args = parser.parse_args()
+    args = bench_args(__doc__)
     repeat = 1 if args.quick else 5
 
     work = workdir()
@@ -108,6 +104,10 @@ def main() -> int:
     )
     print(table)
     print(after)
+    records: list[Record] = [
+        {"case": label, "impl": v, "value": t, "unit": unit} for label, unit, times in rows for v, t in times.items()
+    ]
+    write_json(args.json, records)
     if args.write:
         write_section(
             "sandbox",

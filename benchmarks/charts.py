@@ -66,4 +66,11 @@ def draw_all(results: dict[str, Any], directory: Path) -> list[Path]:
                 directory / "startup.png", "Import + first call in a new process", "milliseconds", cold, False
             )
         )
+    if "sandbox" in b:
+        per_call = [r for r in b["sandbox"] if r["unit"] == "us"]
+        drawn.append(
+            _grouped_bars(directory / "sandbox-calls.png", "Sandbox: per-call cost", "microseconds", per_call, False)
+        )
+        kernels = [r for r in b["sandbox"] if r["unit"] == "ms"]
+        drawn.append(_grouped_bars(directory / "sandbox-kernels.png", "Sandbox: kernel time", "milliseconds", kernels))
     return drawn
