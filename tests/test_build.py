@@ -138,6 +138,26 @@ def test_every_opt_level_builds_bulk_memory_and_string_helpers(build_c: Callable
     assert kernels.cmp_len(b"x" * 20 + b"z", text) == 1000 + 40
 
 
+def test_string_helpers_replace_libc_unless_the_module_defines_its_own(build_c: Callable[..., Built]) -> None:
+    """The SIMD memchr is linked (i8x16.bitmask in the code); a module's own memchr wins."""
+    source = r"""
+    #include <stdint.h>
+    #include <string.h>
+    #include <wasm_ext.h>
+    %s
+    WASM_EXPORT int32_t find(const uint8_t *buf, size_t buf_len, uint8_t c) {
+        const uint8_t *hit = memchr(buf, c, buf_len);
+        return hit ? (int32_t)(hit - buf) : -1;
+    }
+    """
+    helper = build_c(source % "")
+    assert b"\xfd\x64" in (helper.package_dir / "kernels.wasm").read_bytes()  # i8x16.bitmask
+    assert helper.import_stub().find(b"x" * 40 + b"y", ord("y")) == 40
+    own = "void *memchr(const void *s, int c, size_t n) { (void)s; (void)c; (void)n; return (void *)0; }"
+    built = build_c(source % own)
+    assert built.import_stub().find(b"xy", ord("y")) == -1  # the module's own (useless) memchr ran
+
+
 def test_without_precompile_the_wasm_is_used(build_c: Callable[..., Built]) -> None:
     built = build_c(KERNELS, precompile=False)
     assert not list(built.package_dir.glob("*.cwasm"))

@@ -19,9 +19,11 @@ from .signatures import Function
 from .toolchain import Compiler
 
 RUNTIME_EXPORTS = ("malloc", "free")
-# Linked into every module: SIMD memchr/memcmp/strlen (weak, so a module's own definitions
-# win) replacing zig libc's byte-at-a-time loops. The linker drops them when unused.
+# Linked into every module: SIMD memchr/memcmp/strlen replacing zig libc's byte-at-a-time
+# loops (the linker drops them when unused). One the module's own sources define is left
+# out (-DWASM_EXT_USER_<NAME>), so a user's definition wins without a duplicate symbol.
 HELPER_SOURCES = (Path(INCLUDE_DIR) / "wasm_ext_string.c",)
+HELPER_FUNCTIONS = ("memchr", "memcmp", "strlen")
 WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
 # What zig's clang emits for wasm32 by default (its generic CPU, plus simd128 for the
 # helpers above). Assumed when a module has no target_features section (zig leaves it
@@ -74,6 +76,7 @@ def compile_module(
     functions: Sequence[Function],
     wasi: bool,
     output: Path,
+    user_defined: Sequence[str] = (),
 ) -> CompiledModule:
     """Compile and link *sources* into *output*, then verify imports and exports."""
     needs_allocator = any(p.kind != "scalar" for f in functions for p in f.params)
@@ -85,6 +88,7 @@ def compile_module(
         *flags,
         *extra_compile_args,
         *(str(s) for s in sources),
+        *(f"-DWASM_EXT_USER_{name.upper()}" for name in HELPER_FUNCTIONS if name in user_defined),
         *(str(s) for s in HELPER_SOURCES),
         *(f"-Wl,--export={name}" for name in exports),
         *extra_link_args,

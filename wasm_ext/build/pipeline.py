@@ -208,6 +208,7 @@ def _compile_cached(
         functions=functions,
         wasi=ext.wasi,
         output=temp_dir / f"{ext.basename}.linked.wasm",
+        user_defined=info.defined,
     )
     files = sorted(info.files)
     deps_digest = files_digest(files)
