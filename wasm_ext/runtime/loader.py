@@ -276,18 +276,19 @@ class KernelModule:
     def instance(self) -> Staging:
         inst: Staging | None = getattr(self._instances, "instance", None)
         if inst is None:
-            module = self._get_module()
-            if IN_BROWSER_ENGINE:
-                from .jsengine import JsInstance
-
-                inst = JsInstance(self, module)
-            else:
-                try:
-                    inst = _Instance(self, module)
-                except Exception as exc:  # wasmtime.WasmtimeError, wasmtime.Trap
-                    raise KernelError(f"{self.name}: cannot instantiate the wasm module: {exc}") from exc
-            self._instances.instance = inst
+            inst = self._instances.instance = self._new_instance(self._get_module())
         return inst
+
+    def _new_instance(self, module: Any) -> Staging:
+        """A new instance for the calling thread (a sandbox makes its own kind)."""
+        if IN_BROWSER_ENGINE:
+            from .jsengine import JsInstance
+
+            return JsInstance(self, module)
+        try:
+            return _Instance(self, module)
+        except Exception as exc:  # wasmtime.WasmtimeError, wasmtime.Trap
+            raise KernelError(f"{self.name}: cannot instantiate the wasm module: {exc}") from exc
 
     def bind(self, export: str) -> Binding:
         """This thread's binding for *export* (made on first use, then kept in :attr:`local`)."""

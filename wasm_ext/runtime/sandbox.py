@@ -44,6 +44,7 @@ from .fastcall import Binding, address_of, error_from, fast_available
 # FFI already gone ("Exception ignored in Managed.__del__").
 from .loader import KernelModule, _Instance
 from .loader import _get_engine as _default_engine
+from .staging import Staging
 from .units import SizeSpec, parse_size
 
 if TYPE_CHECKING:
@@ -282,18 +283,16 @@ class SandboxModule(KernelModule):
             config.preopen_dir(host, guest, fs_mutable=not grants.get("read_only", False))
         return config
 
-    def instance(self) -> _Instance:
+    def instance(self) -> Staging:
         if self.closed:
             raise KernelError(f"{self.name}: the sandbox was closed")
-        inst: _Instance | None = getattr(self._instances, "instance", None)
-        if inst is None:
-            module = self._get_module()
-            try:
-                inst = _SandboxInstance(self, module)
-            except Exception as exc:  # wasmtime.WasmtimeError, wasmtime.Trap
-                raise KernelError(f"{self.name}: cannot instantiate the wasm module in the sandbox: {exc}") from exc
-            self._instances.instance = inst
-        return inst
+        return super().instance()
+
+    def _new_instance(self, module: Any) -> Staging:
+        try:
+            return _SandboxInstance(self, module)
+        except Exception as exc:  # wasmtime.WasmtimeError, wasmtime.Trap
+            raise KernelError(f"{self.name}: cannot instantiate the wasm module in the sandbox: {exc}") from exc
 
     def fail(self, function: str, binding: Binding, error: int) -> NoReturn:
         code, message = error_from(binding, error)
