@@ -97,20 +97,39 @@ WASM_EXPORT int32_t grow_then_fill(uint8_t *buf, size_t buf_len, uint8_t value) 
 """
 
 
+WASI_SOURCE = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include <wasm_ext.h>
+WASM_EXPORT int32_t try_open(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    fclose(f);
+    return 0;
+}
+WASM_EXPORT int32_t say_hello(void) { int n = printf("hello from wasm\n"); return fflush(stdout) ? -1 : n; }
+WASM_EXPORT int32_t add(int32_t a, int32_t b) { return a + b; }
+"""
+
+
 def test_engine_pitfalls_same_results_on_wasmtime_and_in_pyodide(build_c: Callable[..., Any], tmp_path: Path) -> None:
-    built = build_c("#include <stdbool.h>\n" + TYPES_SOURCE)
+    types = build_c("#include <stdbool.h>\n" + TYPES_SOURCE)
+    wasi = build_c(WASI_SOURCE, filename="wasi.c", wasi=True)
     site_zip = tmp_path / "site.zip"
     with zipfile.ZipFile(site_zip, "w") as zf:
-        for path in built.package_dir.rglob("*"):
-            if path.is_file() and "__pycache__" not in path.parts:
-                zf.write(path, path.relative_to(built.package_dir.parent))
-    check = REPO / "tests" / "pyodide" / "check_types.py"
+        for package_dir in (types.package_dir, wasi.package_dir):
+            for path in package_dir.rglob("*"):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    zf.write(path, path.relative_to(package_dir.parent))
+    check = REPO / "tests" / "pyodide" / "check_engines.py"
+    packages = [types.package, wasi.package]
     host = subprocess.run(
-        [sys.executable, str(check), str(site_zip), built.package], check=False, capture_output=True, text=True
+        [sys.executable, str(check), str(site_zip), *packages], check=False, capture_output=True, text=True
     )
-    assert host.returncode == 0 and "types ok on linux" in host.stdout, host.stderr
-    proc = _node_script("run_node.mjs", "--file", str(site_zip), str(check), "/home/pyodide/site.zip", built.package)
-    assert proc.returncode == 0 and "types ok on emscripten" in proc.stdout, f"{proc.stdout}\n{proc.stderr}"
+    assert host.returncode == 0 and "engines ok on linux" in host.stdout, host.stderr
+    proc = _node_script("run_node.mjs", "--file", str(site_zip), str(check), "/home/pyodide/site.zip", *packages)
+    assert proc.returncode == 0 and "engines ok on emscripten" in proc.stdout, f"{proc.stdout}\n{proc.stderr}"
+    assert "hello from wasm" not in proc.stdout + host.stdout  # stdout was not granted on either engine
 
 
 def test_check_script_fails_loudly_in_pyodide(example_wheel: Path, tmp_path: Path) -> None:

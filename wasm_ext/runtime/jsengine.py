@@ -17,8 +17,9 @@ What differs from wasmtime, each handled here:
   error says to run Python in a worker.
 - Linear memory is a JS ArrayBuffer, so :meth:`WasmBuffer.view` is unavailable (``read``
   and ``write`` work).
-- A WASI module gets imports that grant nothing (every call fails with ENOTCAPABLE;
-  ``proc_exit`` traps), like wasmtime's empty ``WasiConfig``.
+- A WASI module gets imports that grant nothing (no arguments, environment or
+  directories; descriptor calls fail with ENOTCAPABLE; ``proc_exit`` traps), like
+  wasmtime's empty ``WasiConfig``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from .loader import KernelModule
 
 SYNC_COMPILE_LIMIT = 8 * 1024 * 1024  # Chrome's limit for WebAssembly.Module on the main thread
-_ENOTCAPABLE = 76  # WASI errno
 
 # Engine messages of WebAssembly.RuntimeError -> wasmtime's trap codes (lower case).
 # V8 (Chrome, Node), SpiderMonkey and JavaScriptCore texts; first match wins.
@@ -94,20 +94,51 @@ class JsModule:
             name: (list(types[0]), list(types[1])) for name, types in signatures.items()
         }
 
-    def imports(self, wasi: bool) -> Any:
-        """The import object: empty, or WASI functions that grant nothing."""
-
+    def imports(self, wasi: bool) -> tuple[Any, Any]:
+        """(import object, WASI state whose ``memory`` the instance sets), for this module."""
         wanted = [(str(i.module), str(i.name)) for i in js.WebAssembly.Module.imports(self.module)]
         if not wanted:
-            return js.Object.new()
+            return js.Object.new(), None
         if not wasi:
             raise KernelError(f"the wasm module needs imports it was not built for: {wanted}")
-        refuse = js.Function.new(f"return {_ENOTCAPABLE}")
-        leave = js.Function.new("code", "throw new WebAssembly.RuntimeError('unreachable: proc_exit(' + code + ')')")
-        table: dict[str, dict[str, Any]] = {}
-        for module, name in wanted:
-            table.setdefault(module, {})[name] = leave if name == "proc_exit" else refuse
-        return to_js(table, dict_converter=js.Object.fromEntries)
+        made = _WASI_NOTHING(to_js([f"{module}.{name}" for module, name in wanted]))
+        return made.imports, made.state
+
+
+# WASI preview 1 that grants nothing, as wasmtime's empty WasiConfig: no arguments, no
+# environment, no preopened directories (fd_prestat_get answers EBADF, which is how
+# wasi-libc's start-up learns there are none), every other descriptor call refused
+# (ENOTCAPABLE); clocks and random work; proc_exit traps. Built from the module's imports.
+_WASI_NOTHING = js.Function.new(
+    "wanted",
+    """
+    const state = { memory: null };
+    const view = () => new DataView(state.memory.buffer);
+    const zeroPair = (a, b) => { const v = view(); v.setUint32(a, 0, true); v.setUint32(b, 0, true); return 0; };
+    const known = {
+      args_sizes_get: zeroPair, environ_sizes_get: zeroPair,
+      args_get: () => 0, environ_get: () => 0,
+      fd_prestat_get: () => 8, fd_prestat_dir_name: () => 8,
+      proc_exit: (code) => { throw new WebAssembly.RuntimeError("unreachable: proc_exit(" + code + ")"); },
+      clock_time_get: (id, precision, out) => {
+        const ms = id === 0 ? Date.now() : performance.now();
+        view().setBigUint64(out, BigInt(Math.round(ms * 1e6)), true);
+        return 0;
+      },
+      random_get: (buf, len) => {
+        for (let at = 0; at < len; at += 65536)
+          crypto.getRandomValues(new Uint8Array(state.memory.buffer, buf + at, Math.min(65536, len - at)));
+        return 0;
+      },
+    };
+    const imports = {};
+    for (const full of wanted) {
+      const [module, name] = full.split(".");
+      (imports[module] ??= {})[name] = known[name] ?? (() => 76);
+    }
+    return { state, imports };
+    """,
+)
 
 
 class JsInstance(Staging):
@@ -117,12 +148,15 @@ class JsInstance(Staging):
         super().__init__(owner)
         self._compiled = compiled
         try:
-            instance = js.WebAssembly.Instance.new(compiled.module, compiled.imports(owner.wasi))
+            imports, wasi_state = compiled.imports(owner.wasi)
+            instance = js.WebAssembly.Instance.new(compiled.module, imports)
         except JsException as exc:
             raise KernelError(f"{owner.name}: cannot instantiate the wasm module: {exc}") from exc
         self._js_exports = instance.exports
         self.exports = set(compiled.signatures) | {str(e.name) for e in js.WebAssembly.Module.exports(compiled.module)}
         self._memory: Any = getattr(self._js_exports, "memory", None)
+        if wasi_state is not None:
+            wasi_state.memory = self._memory
         self._bindings: dict[str, Binding] = {}
         self._u8 = js.Uint8Array.new
         if "_initialize" in self.exports:

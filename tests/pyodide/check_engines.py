@@ -1,7 +1,8 @@
 """Engine pitfalls, checked the same way on wasmtime (CPython) and in Pyodide (Node).
 
-Usage: ``check_types.py SITE_ZIP PACKAGE`` where SITE_ZIP holds PACKAGE, built by
-tests/test_pyodide.py from ``TYPES_SOURCE`` there. Exits non-zero on the first failure.
+Usage: ``check_engines.py SITE_ZIP TYPES_PACKAGE WASI_PACKAGE``: SITE_ZIP holds both
+packages, built by tests/test_pyodide.py from ``TYPES_SOURCE`` and ``WASI_SOURCE`` there.
+Exits non-zero on the first failure.
 """
 
 from __future__ import annotations
@@ -40,7 +41,14 @@ def main() -> None:
     else:
         raise AssertionError("no KernelTrap for a division by zero")
     assert k.divide(7, 2) == 3
-    print(f"types ok on {sys.platform}")
+
+    # a wasi=True module gets no capabilities by default: opening any host file fails inside
+    w = importlib.import_module(f"{sys.argv[3]}.kernels")
+    for path in ("/etc/hostname", "/etc/passwd", sys.argv[1], "check_engines.py"):
+        assert w.try_open(path) == -1, path
+    assert w.say_hello() < 0 or sys.platform != "emscripten"  # stdout write refused (ENOTCAPABLE)
+    assert w.add(2, 3) == 5
+    print(f"engines ok on {sys.platform}")
 
 
 if __name__ == "__main__":
