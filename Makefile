@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: chromium demo test test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox setup clean
+.PHONY: chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -20,9 +20,14 @@ demo: setup
 	$(DEMO)/venv/bin/pip install --quiet --find-links $(DEMO)/wheels wasm-ext-example
 	cd $(DEMO) && venv/bin/python $(CURDIR)/example_project/demo.py wheels/*.whl
 
-## test: lint and type-check, then the test suite on the oldest and newest supported Python
+## test: lint and type-check; the unit layer without any toolchain; the whole suite on the oldest and newest Python
 test: lint
+	$(BIN)/nox -s unit-bare
 	$(BIN)/nox -s tests-3.9 tests-3.13 -- $(PYTEST_ARGS)
+
+## test-fast: the unit layer (tests/unit: seconds; no C compiler, wasm-opt, node or browser)
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest tests/unit -q $(PYTEST_ARGS)
 
 ## test-all-pythons: the test suite on every supported Python (3.9 to 3.13)
 test-all-pythons: lint

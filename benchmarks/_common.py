@@ -42,7 +42,7 @@ def write_json(path: Path | None, records: list[Record]) -> None:
 def build_stub(source: Path, module: str, workdir: Path, include_dirs: tuple[str, ...] = ()) -> ModuleType:
     """Build *source* with the real pipeline into *workdir* and import the stub."""
     from wasm_ext import WasmExtension
-    from wasm_ext.build.pipeline import build_extension
+    from wasm_ext.builder.pipeline import build_extension
 
     package, _, _ = module.rpartition(".")
     package_dir = workdir / package

@@ -65,7 +65,7 @@ def build_wasm(work: Path, package: str, wasm_opt: bool) -> tuple[object, object
     import importlib
 
     from wasm_ext import WasmExtension
-    from wasm_ext.build.pipeline import build_extension
+    from wasm_ext.builder.pipeline import build_extension
 
     package_dir = work / package
     package_dir.mkdir(parents=True)

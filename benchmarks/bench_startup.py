@@ -41,7 +41,7 @@ def big_source(functions: int) -> str:
 
 def build(work: Path, package: str, stem: str, source: Path, root: Path) -> Path:
     from wasm_ext import WasmExtension
-    from wasm_ext.build.pipeline import build_extension
+    from wasm_ext.builder.pipeline import build_extension
 
     package_dir = work / package
     package_dir.mkdir(parents=True, exist_ok=True)

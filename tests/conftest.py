@@ -1,59 +1,50 @@
-"""Shared helpers: build a C snippet with the real pipeline and import its stub."""
+"""Shared fixtures, and the test layers as markers derived from where a test is and what it uses.
+
+``tests/unit`` needs no C compiler, wasm-opt, node or browser (wasmtime is allowed);
+``tests/integration`` builds with the real toolchain; ``tests/e2e`` runs pip in fresh
+virtual environments, Pyodide under Node and a browser. Each test gets the marker of
+its layer, and markers for what its fixtures need (``toolchain``, ``node``), so
+``-m "not e2e"`` or ``-m "not toolchain"`` select by need; a unit test that asks for
+a toolchain fixture is a collection error.
+"""
 
 from __future__ import annotations
 
-import importlib
-import itertools
-import os
-import shutil
 import subprocess
 import sys
-import textwrap
-import venv
+from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
+from support.building import REPO, Builder, Built, build_example
 
-from wasm_ext import WasmExtension
-from wasm_ext.build.pipeline import BuildResult, build_extension
-
-REPO = Path(__file__).resolve().parent.parent
-_counter = itertools.count()
-
-
-class Built:
-    """A module built from C by the real pipeline, under a package unique to the test."""
-
-    def __init__(self, root: Path, package: str, result: BuildResult) -> None:
-        self.root = root
-        self.package = package
-        self.result = result
-        self.package_dir = root / "site" / package
-
-    def import_stub(self) -> ModuleType:
-        return importlib.import_module(f"{self.package}.kernels")
+LAYERS = ("unit", "integration", "e2e")
+# fixture -> the marker a test using it gets
+NEEDS = {
+    "builder": "toolchain",
+    "build_c": "toolchain",
+    "example_site": "toolchain",
+    "plugin_wheel": "toolchain",
+    "example_wheel": "toolchain",
+    "node": "node",
+    "chromium": "browser",
+}
 
 
-@pytest.fixture
-def build_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Built]:
-    """``build_c(source, **WasmExtension kwargs)`` -> :class:`Built` (sys.path is set up)."""
-
-    def build(source: str, filename: str = "kernels.c", **kwargs: Any) -> Built:
-        package = f"wasmtest_{next(_counter)}_{tmp_path.name.replace('-', '_')}"
-        src = tmp_path / "src"
-        src.mkdir(exist_ok=True)
-        (src / filename).write_text(textwrap.dedent(source))
-        ext = WasmExtension(f"{package}.kernels", sources=[f"src/{filename}"], **kwargs)
-        site = tmp_path / "site"
-        (site / package).mkdir(parents=True)
-        (site / package / "__init__.py").write_text("")
-        result = build_extension(ext, source_root=tmp_path, package_dir=site / package, temp_dir=tmp_path / "tmp")
-        monkeypatch.syspath_prepend(str(site))
-        return Built(tmp_path, package, result)
-
-    return build
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        layer = Path(str(item.fspath)).relative_to(tests).parts[0]
+        if layer in LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))
+        needs = {NEEDS[f] for f in getattr(item, "fixturenames", ()) if f in NEEDS}
+        if layer == "unit" and needs:
+            raise pytest.UsageError(
+                f"{item.nodeid}: a unit test must not need {sorted(needs)} (move it to integration/)"
+            )
+        for need in sorted(needs):
+            item.add_marker(getattr(pytest.mark, need))
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +53,24 @@ def _module_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "module-cache"
     monkeypatch.setenv("WASM_EXT_CACHE_DIR", str(cache))
     return cache
+
+
+@pytest.fixture(scope="session")
+def builder(tmp_path_factory: pytest.TempPathFactory) -> Builder:
+    """The session's builder: each distinct C snippet is built once (see ``support.building``)."""
+    return Builder(tmp_path_factory.mktemp("built"))
+
+
+@pytest.fixture
+def build_c(builder: Builder) -> Callable[..., Built]:
+    """``build_c(source, filename="kernels.c", fresh=False, **WasmExtension options)`` -> :class:`Built`."""
+    return builder.build
+
+
+@pytest.fixture(scope="session")
+def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site directory holding ``wasm_example`` built by the real pipeline (once per session)."""
+    return build_example(tmp_path_factory.mktemp("example"))
 
 
 @pytest.fixture(scope="session")
@@ -75,29 +84,87 @@ def plugin_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-class Venv:
-    """A fresh virtual environment (pip only) and helpers to run its Python and pip."""
+@pytest.fixture(scope="session")
+def example_wheel(plugin_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example project's wheel, built by pip under build isolation as a user would (once per session)."""
+    from support.building import copy_example
 
-    def __init__(self, path: Path) -> None:
-        venv.EnvBuilder(with_pip=True, clear=True).create(path)
-        self.path = path
-        self.python = str(path / ("Scripts" if os.name == "nt" else "bin") / "python")
-
-    def run(self, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-        proc = subprocess.run([self.python, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    def pip(self, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run("-m", "pip", "--disable-pip-version-check", *args, cwd=cwd, check=check)
-
-
-def copy_example(tmp_path: Path) -> Path:
-    """A copy of example_project/ (so builds never write into the checkout)."""
-    target = tmp_path / "example_project"
-    shutil.copytree(
-        REPO / "example_project", target, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    tmp = tmp_path_factory.mktemp("example-wheel")
+    project = copy_example(tmp)
+    out = tmp / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--find-links", str(plugin_wheel)]
+        + ["-w", str(out), str(project)],
+        check=True,
     )
-    return target
+    (wheel,) = out.glob("*.whl")
+    return wheel
+
+
+@pytest.fixture
+def fresh_python(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``fresh_python(code, cwd=..., **env)``: run *code* in a new interpreter, output captured."""
+    import os
+    import textwrap
+
+    def run(code: str, *, cwd: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **env},
+            check=False,
+        )
+
+    return run
+
+
+@pytest.fixture
+def clean_modules() -> Iterator[Callable[[str], None]]:
+    """``forget(prefix)``: drop imported modules under *prefix* now and after the test."""
+    prefixes: list[str] = []
+
+    def forget(prefix: str) -> None:
+        prefixes.append(prefix)
+        _drop(prefix)
+
+    yield forget
+    for prefix in prefixes:
+        _drop(prefix)
+
+
+def _drop(prefix: str) -> None:
+    for name in [m for m in sys.modules if m == prefix or m.startswith(prefix + ".")]:
+        del sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """Node.js with Pyodide from node_modules (``make setup`` installs both)."""
+    import shutil
+
+    found = shutil.which("node")
+    if found is None or not (REPO / "node_modules" / "pyodide" / "pyodide.mjs").exists():
+        pytest.fail("Node.js and node_modules/pyodide are needed: run `make setup` (it runs `npm ci`)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """A Chromium binary for the browser test; skipped, saying why, where there is none."""
+    import os
+    import shutil
+
+    for candidate in (os.environ.get("CHROMIUM"), "/usr/lib/chromium/chromium", shutil.which("chromium")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.skip(
+        "no Chromium here, so the browser demo test cannot run: install Debian's `chromium` "
+        "(`make setup` tries `apt-get install chromium`) or set CHROMIUM to a Chromium binary"
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"layers: {', '.join(LAYERS)}; fixture markers: {', '.join(sorted(set(NEEDS.values())))}"]

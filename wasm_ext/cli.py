@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .builder.gate import over_limit
 from .sizes import InputError, ModuleReport, collect
 
 BASELINE_FORMAT = 1
@@ -155,8 +156,9 @@ def _check(args: argparse.Namespace) -> int:
     for r in reports:
         problems = []
         limit = "none" if r.max_size is None else f"{r.max_size} bytes"
-        if r.max_size is not None and r.size > r.max_size:
-            problems.append(f"{r.size} bytes is over its max_size of {r.max_size} bytes by {r.size - r.max_size}")
+        too_big = over_limit(r.size, r.max_size)
+        if too_big is not None:
+            problems.append(too_big)
         old = baseline.get(r.module, {}).get("size") if isinstance(baseline.get(r.module), dict) else None
         change = ""
         if isinstance(old, int) and old > 0:

@@ -114,6 +114,8 @@ class WasmExtension(Extension):
             if not isinstance(flag, bool):
                 raise ConfigError(f"{name}: {flag_name} must be True or False, got {flag!r}")
         export_list = None if exports is None else _str_list(exports, f"{name}: exports")
+        if export_list == []:
+            raise ConfigError(f"{name}: exports is empty; name the C functions to export, or leave it out")
         for export in export_list or ():
             if not _IDENTIFIER_RE.match(export):
                 raise ConfigError(f"{name}: export {export!r} is not a C identifier")

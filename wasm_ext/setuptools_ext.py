@@ -8,7 +8,6 @@ own ``build_ext``, so both kinds can live in one ``setup.py``.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
@@ -22,8 +21,9 @@ from setuptools.command.install import install as _setuptools_install
 from .config import extensions_from_pyproject, load_pyproject
 from .errors import ConfigError
 from .extension import WasmExtension
+from .log import get_logger
 
-log = logging.getLogger("wasm_ext")
+log = get_logger(__name__)
 
 RUNTIME_REQUIREMENT = 'wasmtime>=50; sys_platform != "emscripten"'
 _WASMTIME_RE = re.compile(r"^\s*wasmtime\b", re.IGNORECASE)
@@ -71,7 +71,7 @@ def _only_wasm(dist: Distribution) -> bool:
 
 
 def _make_build_ext(base: type[_setuptools_build_ext]) -> type[_setuptools_build_ext]:
-    from .build.pipeline import build_extension
+    from .builder.pipeline import build_extension
 
     class build_ext(base):
         """Builds WasmExtensions with the wasm pipeline; hands the rest to setuptools."""
@@ -92,14 +92,14 @@ def _make_build_ext(base: type[_setuptools_build_ext]) -> type[_setuptools_build
 
         def _build_wasm(self, ext: WasmExtension) -> None:
             build_dir = self._wasm_package_dir(ext, inplace=False)
-            log.info("wasm-ext: building wasm extension %s", ext.name)
+            log.info("building wasm extension %s", ext.name)
             result = build_extension(
                 ext,
                 source_root=Path(self.distribution.src_root or os.curdir),
                 package_dir=build_dir,
                 temp_dir=Path(self.build_temp) / "wasm" / ext.name,
             )
-            log.info("wasm-ext: built %s in %.2f s: %d bytes", ext.name, result.seconds, result.size)
+            log.info("built %s in %.2f s: %d bytes", ext.name, result.seconds, result.size)
             if self.inplace:
                 source_dir = self._wasm_package_dir(ext, inplace=True)
                 for path in result.outputs:
@@ -114,22 +114,14 @@ def _make_build_ext(base: type[_setuptools_build_ext]) -> type[_setuptools_build
             return Path(self.build_lib, *ext.package.split(".")) if ext.package else Path(self.build_lib)
 
         def _wasm_outputs(self, ext: WasmExtension, *, inplace: bool) -> list[str]:
-            from .build.stubgen import runtime_location
-            from .runtime.engine import host_target
+            """The files the pipeline will write for *ext* (setuptools asks before building)."""
+            from .runtime import wasmtime_engine
+            from .runtime.layout import ModuleFiles, runtime_sources
 
-            directory = self._wasm_package_dir(ext, inplace=inplace)
-            names = [f"{ext.basename}{suffix}" for suffix in (".py", ".pyi", ".wasm", ".wasm-manifest.json")]
-            target = host_target()
-            if ext.precompile and target is not None:
-                from .build.precompile import CONFIGS
-
-                names += [f"{ext.basename}.{target}{tag}.cwasm" for tag, _ in CONFIGS]
-            if ext.package:
-                names.append("py.typed")
-            runtime_dir = runtime_location(ext.name)[1].rpartition(".")[2]
-            runtime_src = Path(__file__).resolve().parent / "runtime"
-            names += [f"{runtime_dir}/{p.name}" for p in sorted(runtime_src.glob("*.py"))]
-            return [str(directory / name) for name in names]
+            files = ModuleFiles.of(ext.name, self._wasm_package_dir(ext, inplace=inplace))
+            target = wasmtime_engine.host_target()
+            artifacts = [(target, c.tag) for c in wasmtime_engine.CONFIGS] if ext.precompile and target else []
+            return [str(p) for p in files.outputs(artifacts, [s.name for s in runtime_sources()])]
 
         def _fake_extension_files(self) -> set[str]:
             """The ``.so`` paths setuptools would expect for wasm extensions (never built)."""

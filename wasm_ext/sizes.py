@@ -9,15 +9,15 @@ manifest's name map, since the shipped module is stripped).
 from __future__ import annotations
 
 import gzip
-import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .build import wasm_binary
-from .runtime.manifest import SUFFIX as MANIFEST_SUFFIX
+from .builder import wasm_binary
+from .runtime.layout import manifest_beside
+from .runtime.manifest import Manifest, ManifestError
 
 
 class InputError(Exception):
@@ -68,8 +68,8 @@ def _from_file(path: Path, top: int) -> ModuleReport:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc}") from exc
-    manifest_file = path.with_name(path.name[: -len(".wasm")] + MANIFEST_SUFFIX)
-    manifest = _read_json(manifest_file.read_bytes(), str(manifest_file)) if manifest_file.is_file() else {}
+    manifest_file = Path(manifest_beside(str(path)))
+    manifest = _read_manifest(manifest_file.read_bytes(), str(manifest_file)) if manifest_file.is_file() else None
     return _report(data, manifest, str(path), path.stem, top)
 
 
@@ -78,9 +78,11 @@ def _from_wheel(path: Path, top: int) -> Iterator[ModuleReport]:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
             for member in sorted(n for n in names if n.endswith(".wasm")):
-                manifest_name = member[: -len(".wasm")] + MANIFEST_SUFFIX
+                manifest_name = manifest_beside(member)
                 manifest = (
-                    _read_json(zf.read(manifest_name), f"{path}!{manifest_name}") if manifest_name in names else {}
+                    _read_manifest(zf.read(manifest_name), f"{path}!{manifest_name}")
+                    if manifest_name in names
+                    else None
                 )
                 stem = member.rsplit("/", 1)[-1][: -len(".wasm")]
                 yield _report(zf.read(member), manifest, f"{path}!{member}", stem, top)
@@ -88,35 +90,33 @@ def _from_wheel(path: Path, top: int) -> Iterator[ModuleReport]:
         raise InputError(f"{path}: not a readable wheel: {exc}") from exc
 
 
-def _read_json(data: bytes, where: str) -> dict[str, Any]:
+def _read_manifest(data: bytes, where: str) -> Manifest:
     try:
-        value = json.loads(data)
-    except ValueError as exc:
-        raise InputError(f"{where}: not valid JSON: {exc}") from exc
-    return value if isinstance(value, dict) else {}
+        return Manifest.parse(data, where)
+    except ManifestError as exc:
+        raise InputError(str(exc)) from None
 
 
-def _report(data: bytes, manifest: dict[str, Any], location: str, stem: str, top: int) -> ModuleReport:
+def _report(data: bytes, manifest: Manifest | None, location: str, stem: str, top: int) -> ModuleReport:
     try:
         parsed = wasm_binary.parse(data)
         sizes = wasm_binary.function_sizes(data)
     except wasm_binary.WasmFormatError as exc:
         raise InputError(f"{location}: not a valid WebAssembly module: {exc}") from exc
-    names = {int(k): v for k, v in manifest.get("function_names", {}).items()}
+    names = dict(manifest.function_names) if manifest is not None else {}
     names.update(wasm_binary.function_names(parsed))  # a module that kept its name section
     exported = {e.index: e.name for e in parsed.exports if e.kind == "func"}
     largest = sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:top]
-    wasm_info = manifest.get("wasm", {})
-    features = manifest.get("features")
+    features = list(manifest.features) if manifest is not None else None
     if features is None and "target_features" in parsed.custom_sections:
         features = parsed.target_features
     return ModuleReport(
-        module=str(manifest.get("module", stem)),
+        module=manifest.module if manifest is not None else stem,
         location=location,
         size=len(data),
         gzip_size=len(gzip.compress(data, compresslevel=9, mtime=0)),
-        size_before_opt=wasm_info.get("size_before_opt"),
-        max_size=manifest.get("max_size"),
+        size_before_opt=manifest.wasm.size_before_opt if manifest is not None else None,
+        max_size=manifest.max_size if manifest is not None else None,
         largest_functions=[(names.get(i) or exported.get(i) or f"func[{i}]", size) for i, size in largest],
         imports=[
             f"{i.module}.{i.name} ({i.kind}{'' if i.type is None else ' ' + str(i.type)})" for i in parsed.imports

@@ -5,8 +5,8 @@ runtime must turn that into a KernelError that says to use a web worker. The mod
 valid: one 9 MiB custom section. The expression's value is the error text.
 """
 
-from wasm_example._wasm_ext_runtime import KernelError, KernelModule
-from wasm_example._wasm_ext_runtime.jsengine import JsModule
+from wasm_example._wasm_ext_runtime import KernelError
+from wasm_example._wasm_ext_runtime.js_engine import JsModule
 
 
 def _uleb(value: int) -> bytes:
@@ -22,7 +22,7 @@ def big_module_error() -> str:
     payload = b"\x01x" + bytes(9 << 20)  # a custom section named "x"
     wasm = b"\0asm\x01\0\0\0" + b"\x00" + _uleb(len(payload)) + payload
     try:
-        JsModule(KernelModule("demo.big", "/tmp/big.py"), wasm, {"f": [[], []]})
+        JsModule("demo.big", wasm, {"f": ((), ())})
     except KernelError as exc:
         return str(exc)
     return "compiled without error"

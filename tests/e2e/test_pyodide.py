@@ -1,0 +1,131 @@
+"""The very wheel pip builds runs in Pyodide too: under Node, and in headless Chromium.
+
+Everything is offline: Pyodide comes from ``node_modules`` (pinned in package-lock.json,
+installed by ``make setup``), the wheel from its file, and both runners fail if anything
+tries to reach the network (Node: fetch/socket/console watch; Chromium: every request
+not to 127.0.0.1 is aborted and counted).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from support.building import REPO
+
+pytestmark = pytest.mark.e2e
+PYODIDE = REPO / "node_modules" / "pyodide"
+SCREENSHOT = REPO / "build" / "test-artifacts" / "pyodide-demo.png"
+
+
+def _node_script(node: str, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run tests/pyodide/<script> with Node; the caller checks the exit code."""
+    argv = [node, str(REPO / "tests" / "pyodide" / script), *args]
+    return subprocess.run(argv, check=False, capture_output=True, text=True, timeout=300)
+
+
+def test_the_wheel_passes_the_example_checks_in_pyodide_under_node(node: str, example_wheel: Path) -> None:
+    proc = _node_script(
+        node, "run_node.mjs", "--wheel", str(example_wheel), str(REPO / "example_project" / "check_wheel.py")
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert "all checks passed" in proc.stdout
+    timings = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert timings["platform"] == "emscripten"  # it really ran in Pyodide, not on the host
+    print(f"Pyodide under Node: {timings}")
+
+
+TYPES_SOURCE = r"""
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wasm_ext.h>
+WASM_EXPORT int64_t add64(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+WASM_EXPORT uint64_t echo_u64(uint64_t x) { return x; }
+WASM_EXPORT uint32_t echo_u32(uint32_t x) { return x; }
+WASM_EXPORT int32_t echo_i32(int32_t x) { return x; }
+WASM_EXPORT double scale(double x, float y) { return x * y; }
+WASM_EXPORT bool is_positive(double x) { return x > 0; }
+WASM_EXPORT int32_t divide(int32_t a, int32_t b) { return a / b; }
+/* grows linear memory by 32 MiB, then writes the caller's buffer */
+WASM_EXPORT int32_t grow_then_fill(uint8_t *buf, size_t buf_len, uint8_t value) {
+    volatile uint8_t *big = malloc(32u << 20);
+    if (!big) return 0;
+    big[0] = 1;
+    memset(buf, value, buf_len);
+    free((void *)big);
+    return 1;
+}
+"""
+
+
+WASI_SOURCE = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include <wasm_ext.h>
+WASM_EXPORT int32_t try_open(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    fclose(f);
+    return 0;
+}
+WASM_EXPORT int32_t say_hello(void) { int n = printf("hello from wasm\n"); return fflush(stdout) ? -1 : n; }
+WASM_EXPORT int32_t add(int32_t a, int32_t b) { return a + b; }
+"""
+
+
+def test_engine_pitfalls_same_results_on_wasmtime_and_in_pyodide(
+    node: str, build_c: Callable[..., Any], tmp_path: Path
+) -> None:
+    types = build_c("#include <stdbool.h>\n" + TYPES_SOURCE)
+    wasi = build_c(WASI_SOURCE, filename="wasi.c", wasi=True)
+    site_zip = tmp_path / "site.zip"
+    with zipfile.ZipFile(site_zip, "w") as zf:
+        for package_dir in (types.package_dir, wasi.package_dir):
+            for path in package_dir.rglob("*"):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    zf.write(path, path.relative_to(package_dir.parent))
+    check = REPO / "tests" / "pyodide" / "check_engines.py"
+    packages = [types.package, wasi.package]
+    host = subprocess.run(
+        [sys.executable, str(check), str(site_zip), *packages], check=False, capture_output=True, text=True
+    )
+    assert host.returncode == 0 and "engines ok on linux" in host.stdout, host.stderr
+    proc = _node_script(node, "run_node.mjs", "--file", str(site_zip), str(check), "/home/pyodide/site.zip", *packages)
+    assert proc.returncode == 0 and "engines ok on emscripten" in proc.stdout, f"{proc.stdout}\n{proc.stderr}"
+    assert "hello from wasm" not in proc.stdout + host.stdout  # stdout was not granted on either engine
+
+
+def test_check_script_fails_loudly_in_pyodide(node: str, example_wheel: Path, tmp_path: Path) -> None:
+    """The runner turns a failing script into a non-zero exit (so the test above can fail)."""
+    script = tmp_path / "wrong.py"
+    script.write_text("from wasm_example import kernels\nassert kernels.fib(10) == 56, 'fib(10) is 55'\n")
+    proc = _node_script(node, "run_node.mjs", "--wheel", str(example_wheel), str(script))
+    assert proc.returncode == 1 and "fib(10) is 55" in proc.stderr + proc.stdout
+
+
+def test_demo_page_in_headless_chromium(node: str, chromium: str, example_wheel: Path, tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    shutil.copytree(REPO / "example_project" / "web", root)
+    (root / "pyodide").symlink_to(PYODIDE, target_is_directory=True)
+    shutil.copy(example_wheel, root / example_wheel.name)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page = f"/index.html?wheel={example_wheel.name}"
+    proc = _node_script(
+        node, "browser_test.mjs", str(SCREENSHOT), "--root", str(root), "--page", page, "--chromium", chromium
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    report = json.loads(proc.stdout)
+    # the page's sample: 8 lines, 2 malformed (a 30 February and plain text), one per level
+    assert report["stats"]["lines"] == 8 and report["stats"]["malformed"] == 2
+    assert report["stats"]["distinct_ips"] == 3 and report["stats"]["ts_min"] == 1726396200
+    assert report["agrees_with_reference"] and report["platform"] == "emscripten"
+    assert "web worker" in report["big_sync_compile_main_thread"]
+    assert SCREENSHOT.stat().st_size > 10_000
+    print(f"Chromium {report['chromium']}: per call {report['per_call_us']}; screenshot {SCREENSHOT}")

@@ -1,0 +1,271 @@
+"""The pipeline on real C: what a build produces, and each build error users can hit."""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from support.building import Built
+
+from wasm_ext.builder import wasm_binary
+from wasm_ext.errors import ConfigError, SignatureError, SizeLimitError, ToolchainError, WasmCompileError
+
+KERNELS = """
+#include <stdint.h>
+#include <stddef.h>
+#include <wasm_ext.h>
+
+/// Add two numbers.
+WASM_EXPORT int32_t add(int32_t a, int32_t b) { return a + b; }
+
+/** Sum of bytes.
+ *
+ * @param data the bytes
+ * @return their sum, modulo 2**32
+ */
+WASM_EXPORT uint32_t byte_sum(const uint8_t *data, size_t data_len) {
+    uint32_t s = 0;
+    for (size_t i = 0; i < data_len; i++) s += data[i];
+    return s;
+}
+
+int not_exported(int x) { return x; }
+"""
+
+
+def test_build_outputs_and_reactor_module(build_c: Callable[..., Built]) -> None:
+    built = build_c(KERNELS)
+    d = built.package_dir
+    names = sorted(p.name for p in d.iterdir())
+    assert {"kernels.py", "kernels.pyi", "kernels.wasm", "kernels.wasm-manifest.json", "_wasm_ext_runtime"} <= set(
+        names
+    )
+    assert any(re.fullmatch(r"kernels\..+\.cwasm", n) for n in names)
+
+    module = wasm_binary.parse((d / "kernels.wasm").read_bytes())
+    exports = {e.name for e in module.exports}
+    assert {"add", "byte_sum", "malloc", "free", "memory"} <= exports
+    assert "_start" not in exports and "not_exported" not in exports
+    assert module.imports == []
+    assert module.custom_sections == {}  # stripped: no DWARF, names or producers
+    assert str(module.export("byte_sum").type) == "(i32, i32) -> (i32)"  # type: ignore[union-attr]
+
+    manifest = json.loads((d / "kernels.wasm-manifest.json").read_text())
+    assert manifest["wasm"]["size"] == (d / "kernels.wasm").stat().st_size == built.result.size
+    assert manifest["wasm"]["size_before_opt"] == built.result.size_before_opt
+    artifact, sandbox_artifact = manifest["precompiled"]  # default engine config first, then the sandbox's
+    assert set(artifact) >= {"file", "target", "wasmtime", "config", "sha256"}
+    assert sandbox_artifact["file"].endswith(".sandbox.cwasm") and sandbox_artifact["config"] != artifact["config"]
+
+    kernels = built.import_stub()
+    assert kernels.add(2, 40) == 42
+    assert kernels.byte_sum(b"\x01\x02\xff") == 258
+    assert kernels.add.__doc__.startswith("Add two numbers.")
+    assert "@param" not in kernels.byte_sum.__doc__ and "data: the bytes" in kernels.byte_sum.__doc__
+
+
+def test_scalar_only_module_does_not_carry_an_allocator(build_c: Callable[..., Built]) -> None:
+    built = build_c("#include <wasm_ext.h>\nWASM_EXPORT int twice(int x) { return 2 * x; }\n")
+    exports = {e.name for e in wasm_binary.parse((built.package_dir / "kernels.wasm").read_bytes()).exports}
+    assert "malloc" not in exports
+    assert built.import_stub().twice(21) == 42
+
+
+def test_export_name_attribute_and_explicit_exports(build_c: Callable[..., Built]) -> None:
+    source = """
+    __attribute__((export_name("checksum"))) unsigned int c_checksum(const unsigned char *p, unsigned long n) {
+        unsigned int a = 1, b = 0;
+        for (unsigned long i = 0; i < n; i++) { a = (a + p[i]) % 65521; b = (b + a) % 65521; }
+        return (b << 16) | a;
+    }
+    int plain(int x) { return x + 1; }
+    """
+    kernels = build_c(source).import_stub()
+    assert kernels.checksum(b"hello") == zlib.adler32(b"hello")
+    explicit = build_c(source, exports=["plain"]).import_stub()
+    assert explicit.plain(1) == 2 and not hasattr(explicit, "checksum")
+
+
+def test_wasm_opt_shrinks_and_can_be_skipped(build_c: Callable[..., Built]) -> None:
+    optimized = build_c(KERNELS)
+    plain = build_c(KERNELS, wasm_opt=False)
+    assert plain.result.size == plain.result.size_before_opt
+    assert optimized.result.size < optimized.result.size_before_opt
+
+
+STRING_KERNELS = r"""
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wasm_ext.h>
+typedef struct { uint8_t bytes[256]; } block;
+/** Fill buf with v (through a heap copy), then return the offset of the first byte c, or -1. */
+WASM_EXPORT int32_t fill_find(uint8_t *buf, size_t buf_len, uint8_t v, uint8_t c) {
+    block *tmp = calloc(1, sizeof(block));
+    if (!tmp) return -2;
+    memset(tmp->bytes, v, sizeof tmp->bytes);
+    for (size_t i = 0; i < buf_len; i += sizeof tmp->bytes)
+        memcpy(buf + i, tmp->bytes, buf_len - i < sizeof tmp->bytes ? buf_len - i : sizeof tmp->bytes);
+    free(tmp);
+    const uint8_t *hit = memchr(buf, c, buf_len);
+    return hit ? (int32_t)(hit - buf) : -1;
+}
+/** memcmp's sign and strlen, through the SIMD helpers every module links. */
+WASM_EXPORT int32_t cmp_len(const uint8_t *a, size_t a_len, const char *s) {
+    int r = memcmp(a, s, a_len);
+    return (r < 0 ? -1 : r > 0) * 1000 + (int32_t)strlen(s);
+}
+"""
+
+
+@pytest.mark.parametrize("level", ["O3", "Os", "Oz"])
+def test_every_opt_level_builds_bulk_memory_and_string_helpers(build_c: Callable[..., Built], level: str) -> None:
+    """zig's -Os/-Oz output has no target_features section; wasm-opt must still accept it."""
+    kernels: Any = build_c(STRING_KERNELS, opt_level=level).import_stub()
+    for size in (0, 1, 15, 16, 17, 300, 70_000):
+        buf = bytearray(size)
+        assert kernels.fill_find(buf, 7, 8) == -1 and buf == b"\x07" * size
+        if size:
+            buf[size - 1] = 8
+            assert kernels.fill_find(buf, 8, 8) == 0
+    text = "x" * 40
+    assert kernels.cmp_len(text.encode(), text) == 40
+    assert kernels.cmp_len(b"x" * 39 + b"a", text) == -1000 + 40
+    assert kernels.cmp_len(b"x" * 20 + b"z", text) == 1000 + 40
+
+
+def test_string_helpers_replace_libc_unless_the_module_defines_its_own(build_c: Callable[..., Built]) -> None:
+    """The SIMD memchr is linked (i8x16.bitmask in the code); a module's own memchr wins."""
+    source = r"""
+    #include <stdint.h>
+    #include <string.h>
+    #include <wasm_ext.h>
+    %s
+    WASM_EXPORT int32_t find(const uint8_t *buf, size_t buf_len, uint8_t c) {
+        const uint8_t *hit = memchr(buf, c, buf_len);
+        return hit ? (int32_t)(hit - buf) : -1;
+    }
+    """
+    helper = build_c(source % "")
+    assert b"\xfd\x64" in (helper.package_dir / "kernels.wasm").read_bytes()  # i8x16.bitmask
+    assert helper.import_stub().find(b"x" * 40 + b"y", ord("y")) == 40
+    own = "void *memchr(const void *s, int c, size_t n) { (void)s; (void)c; (void)n; return (void *)0; }"
+    built = build_c(source % own)
+    assert built.import_stub().find(b"xy", ord("y")) == -1  # the module's own (useless) memchr ran
+
+
+def test_without_precompile_the_wasm_is_used(build_c: Callable[..., Built]) -> None:
+    built = build_c(KERNELS, precompile=False)
+    assert not list(built.package_dir.glob("*.cwasm"))
+    kernels = built.import_stub()
+    assert kernels.add(1, 2) == 3 and kernels._module.loaded_from == "wasm"
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+def test_missing_source(build_c: Callable[..., Built], tmp_path: Path) -> None:
+    from wasm_ext import WasmExtension
+    from wasm_ext.builder.pipeline import build_extension
+
+    ext = WasmExtension("p.kernels", sources=["src/nope.c"])
+    with pytest.raises(ConfigError, match=r"p.kernels: source file\(s\) not found: .*src/nope.c"):
+        build_extension(ext, source_root=tmp_path, package_dir=tmp_path / "out", temp_dir=tmp_path / "tmp")
+
+
+def test_c_syntax_error_shows_compiler_diagnostics(build_c: Callable[..., Built]) -> None:
+    with pytest.raises(WasmCompileError) as info:
+        build_c("#include <wasm_ext.h>\nWASM_EXPORT int f(int x) { return x +; }\n", filename="broken.c")
+    message = str(info.value)
+    assert "broken.c:2:" in message and "error: expected expression" in message
+
+
+def test_unknown_export(build_c: Callable[..., Built]) -> None:
+    with pytest.raises(
+        WasmCompileError, match=r"unknown export\(s\) nope.*Functions defined: add, byte_sum, not_exported"
+    ):
+        build_c(KERNELS, exports=["add", "nope"])
+
+
+def test_nothing_marked(build_c: Callable[..., Built]) -> None:
+    with pytest.raises(WasmCompileError, match="no function is marked for export.*WASM_EXPORT"):
+        build_c("int f(int x) { return x; }\n")
+
+
+WASI_SOURCE = """
+#include <stdio.h>
+#include <wasm_ext.h>
+WASM_EXPORT int hello(int x) { printf("hello %d\\n", x); return x; }
+"""
+
+
+def test_wasi_imports_need_wasi_true(build_c: Callable[..., Built]) -> None:
+    with pytest.raises(
+        WasmCompileError,
+        match=r"imports WASI functions but was declared with wasi=False: .*wasi_snapshot_preview1\.fd_write",
+    ):
+        build_c(WASI_SOURCE)
+
+
+def test_wasi_true_builds_and_runs(build_c: Callable[..., Built]) -> None:
+    kernels = build_c(WASI_SOURCE, wasi=True).import_stub()
+    assert kernels.hello(7) == 7
+
+
+def test_unmappable_type_names_function_and_parameter(build_c: Callable[..., Built]) -> None:
+    source = """
+    #include <wasm_ext.h>
+    struct point { int x, y; };
+    WASM_EXPORT int norm1(struct point p) { return p.x + p.y; }
+    """
+    with pytest.raises(
+        SignatureError, match=r"function norm1\(\) at .*kernels.c:4: parameter p has type 'struct point'.*wrap it"
+    ):
+        build_c(source)
+
+
+def test_size_gate_names_module_size_and_limit(build_c: Callable[..., Built]) -> None:
+    with pytest.raises(SizeLimitError) as info:
+        build_c(KERNELS, max_size=100)
+    message = str(info.value)
+    assert re.search(r"wasmtest_\w+\.kernels: the wasm module is \d+ bytes .* over its max_size of 100 bytes", message)
+
+
+def test_size_gate_passes_at_the_limit(build_c: Callable[..., Built]) -> None:
+    size = build_c(KERNELS).result.size
+    assert build_c(KERNELS, max_size=size).result.size == size
+
+
+def test_missing_compiler_says_how_to_get_one(build_c: Callable[..., Built], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WASM_EXT_CC", "/nonexistent/clang --target=wasm32-wasi")
+    with pytest.raises(ToolchainError, match=r"'/nonexistent/clang' was not found\. Install the 'ziglang' package"):
+        build_c(KERNELS)
+    monkeypatch.delenv("WASM_EXT_CC")
+    monkeypatch.setenv("WASI_SDK_PATH", "/nonexistent/wasi-sdk")
+    with pytest.raises(ToolchainError, match="holds no bin/clang"):
+        build_c(KERNELS)
+
+
+def test_required_wasm_opt_missing(build_c: Callable[..., Built], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WASM_OPT", "/nonexistent/wasm-opt")
+    with pytest.raises(
+        ToolchainError, match=r"WASM_OPT='/nonexistent/wasm-opt' was not found.*apt-get install binaryen"
+    ):
+        build_c(KERNELS, wasm_opt=True)
+    monkeypatch.setenv("WASM_EXT_REQUIRE_WASM_OPT", "1")
+    with pytest.raises(ToolchainError, match="was not found"):
+        build_c(KERNELS)
+
+
+def test_auto_wasm_opt_missing_warns_and_ships_unoptimized(
+    build_c: Callable[..., Built], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("WASM_OPT", "/nonexistent/wasm-opt")
+    monkeypatch.delenv("WASM_EXT_REQUIRE_WASM_OPT", raising=False)
+    built = build_c(KERNELS)
+    assert built.result.size == built.result.size_before_opt
+    assert "wasm-opt not found, shipping the unoptimized module" in caplog.text

@@ -1,0 +1,95 @@
+"""The build directory's cache of stage outputs, keyed by a hash of their inputs.
+
+One API for every stage (compile, wasm-opt, precompile). An entry is a blob, a JSON
+record of metadata and the key it was made for. A stage whose inputs include files it
+only discovers while running (the compile: every header the preprocessor read, from the
+depfiles) records those files with the entry, and the entry hits only while their
+contents are unchanged. A hit skips the tool entirely, so a no-op rebuild costs only the
+hashing. One entry per stage is kept: a changed input replaces it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..log import get_logger
+
+log = get_logger(__name__)
+
+
+def digest(*parts: Any) -> str:
+    """A stable hash of JSON-serializable *parts*."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def files_digest(paths: Iterable[str | Path]) -> str | None:
+    """Hash of the paths and contents of *paths*; ``None`` if one is missing."""
+    h = hashlib.sha256()
+    for path in sorted({os.fspath(p) for p in paths}):
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            return None
+        h.update(path.encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    data: bytes
+    meta: dict[str, Any]
+
+
+class StageCache:
+    """``get``/``put`` of one entry per stage, under *directory*."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _paths(self, stage: str) -> tuple[Path, Path]:
+        return self.directory / f"{stage}.bin", self.directory / f"{stage}.json"
+
+    def get(self, stage: str, key: str) -> Entry | None:
+        """The entry of *stage* made for *key*, if the files it read are unchanged too."""
+        blob, record_file = self._paths(stage)
+        try:
+            record = json.loads(record_file.read_text(encoding="utf-8"))
+            if not isinstance(record, dict) or record.get("key") != key:
+                return None
+            files = record.get("files", [])
+            if files and files_digest(files) != record.get("files_digest"):
+                return None
+            data = blob.read_bytes()
+        except (OSError, ValueError):
+            return None
+        if record.get("sha256") != hashlib.sha256(data).hexdigest():
+            return None
+        log.info("%s: up to date (cached)", stage)
+        meta = record.get("meta", {})
+        return Entry(data, meta if isinstance(meta, dict) else {})
+
+    def put(
+        self, stage: str, key: str, data: bytes, meta: dict[str, Any] | None = None, files: Iterable[str] = ()
+    ) -> None:
+        """Store *data* for *key*; *files*: inputs found while running (an entry whose files are gone is not kept)."""
+        listed = sorted(set(files))
+        files_hash = files_digest(listed) if listed else None
+        if listed and files_hash is None:
+            return
+        blob, record_file = self._paths(stage)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+        record = {
+            "key": key,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "files": listed,
+            "files_digest": files_hash,
+            "meta": meta or {},
+        }
+        record_file.write_text(json.dumps(record, indent=1), encoding="utf-8")

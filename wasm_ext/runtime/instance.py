@@ -1,0 +1,169 @@
+"""One thread's instance of a kernel module, whatever the engine: bindings and buffer staging.
+
+An engine (``wasmtime_engine``, ``js_engine``) supplies a :class:`Native` instance: its
+exports, how to bind one, and raw access to linear memory. :class:`Instance` wraps it
+with what is the same everywhere: a cache of bindings, and the staging policy for buffer
+arguments. Small buffers share a per-instance scratch area, larger ones get their own
+``malloc`` and are always freed, and every address the module hands back is range-checked.
+Failures go to the :class:`Owner` (the stub's ``KernelModule``), which decides what they raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+
+from .buffer import WasmBuffer
+from .exceptions import KernelError, KernelTrap
+
+if TYPE_CHECKING:
+    from .binding import Binding
+
+SCRATCH_BYTES = 64 * 1024  # per instance; larger buffer arguments get their own malloc
+MAX_ALLOCATION = (1 << 32) - (1 << 16)  # 4 GiB of wasm32 memory, less one page
+
+
+class Owner(Protocol):
+    """What an instance reports to: the module it belongs to."""
+
+    name: str
+    closed: bool  # a closed sandbox: its calls must not run
+
+    def fail(self, function: str, binding: Binding, error: int) -> NoReturn:
+        """Raise for a failed call (and drop the calling thread's instance)."""
+
+    def allocation_failed(self) -> None:
+        """A ``malloc`` for a buffer returned NULL; a sandbox replaces its instance then."""
+
+
+class Native(Protocol):
+    """An engine's instance: exports, bindings and raw access to linear memory."""
+
+    @property
+    def exports(self) -> Container[str]:
+        """The names of its exported functions."""
+
+    def bind(self, export: str, instance: Instance) -> Binding: ...
+    def memory_size(self, end: int) -> int:
+        """The size of linear memory (an engine may answer from a cache while *end* fits)."""
+
+    def copy_in(self, address: int, source: Any, nbytes: int) -> None: ...
+    def copy_out(self, target: Any, address: int, nbytes: int) -> None: ...
+    def read(self, address: int, nbytes: int) -> bytes: ...
+    def view(self, address: int, nbytes: int) -> memoryview: ...
+
+
+class Instance:
+    """One thread's instance of a module: bindings by export, and buffers in and out of memory."""
+
+    def __init__(self, owner: Owner, native: Native) -> None:
+        self.owner = owner
+        self.native = native
+        self.dead = False
+        self._bindings: dict[str, Binding] = {}
+        self._scratch = 0  # a scratch area for small buffer arguments: no malloc/free per call
+        self._scratch_used = 0
+        # the engine's memory access, bound once: staging calls these on every buffer argument
+        self.memory_size = native.memory_size
+        self.copy_in = native.copy_in
+        self.copy_out = native.copy_out
+        self.read = native.read
+        self.view = native.view
+
+    def binding(self, export: str) -> Binding:
+        found = self._bindings.get(export)
+        if found is None:
+            if export not in self.native.exports:
+                raise KernelError(f"{self.owner.name}: the wasm module has no function {export!r}")
+            found = self._bindings[export] = self.native.bind(export, self)
+        return found
+
+    def close(self) -> None:
+        """Mark the instance dead (its buffers become invalid) and drop its bindings.
+
+        Bindings point back here, so without this the engine's objects (a wasmtime Store)
+        would wait for a garbage collection. They are never freed explicitly: a call still
+        running on this thread (one a signal handler interrupted) may hold a binding.
+        """
+        self.dead = True
+        self._bindings.clear()
+
+    # -- allocation ------------------------------------------------------------------------
+
+    def _call_allocator(self, export: str, value: int, function: str) -> int:
+        b = self.binding(export)
+        b.u32[0] = value
+        error = b.call()
+        if error or b.trap[0]:
+            self.owner.fail(function, b, error)
+        return int(b.u32[0])
+
+    def malloc(self, nbytes: int, function: str) -> int:
+        if "malloc" not in self.native.exports:
+            raise KernelError(f"{self.owner.name}: the wasm module exports no malloc (it has no buffer parameters)")
+        # Near 4 GiB some libc mallocs overflow their size arithmetic and hand back a small
+        # block, so such requests never reach malloc, and every result is checked.
+        if nbytes > MAX_ALLOCATION:
+            self.owner.allocation_failed()
+            raise MemoryError(f"{function}(): the wasm module could not allocate {nbytes} bytes (wasm32 limit)")
+        address = self._call_allocator("malloc", max(nbytes, 1), function)
+        if address == 0:
+            self.owner.allocation_failed()
+            raise MemoryError(f"{function}(): the wasm module could not allocate {nbytes} bytes")
+        if address + nbytes > 1 << 32:
+            self.free(address)
+            self.owner.allocation_failed()
+            raise MemoryError(f"{function}(): malloc returned a block that cannot hold {nbytes} bytes")
+        return address
+
+    def free(self, address: int) -> None:
+        if not self.dead:
+            self._call_allocator("free", address, "free")
+
+    # -- buffers ---------------------------------------------------------------------------
+
+    def write(self, address: int, data: Any, function: str) -> None:
+        """Copy bytes-like *data* to *address* (range-checked)."""
+        source = memoryview(data).cast("B")
+        self._check_range(address, source.nbytes, function)
+        if source.nbytes:
+            self.copy_in(address, source, source.nbytes)
+
+    def _check_range(self, address: int, nbytes: int, function: str) -> None:
+        if address + nbytes > self.memory_size(address + nbytes):
+            raise KernelTrap(function, "memory_out_of_bounds", f"buffer {address}+{nbytes} lies outside memory")
+
+    def stage(self, source: Any, nbytes: int, function: str) -> int:
+        """Copy *source* into linear memory (scratch area or a fresh allocation); return its address."""
+        if isinstance(source, WasmBuffer):
+            if source.check(function) is not self:
+                raise ValueError(f"{function}(): the WasmBuffer belongs to another module")
+            return source.address
+        padded = (nbytes + 15) & ~15
+        if self._scratch_used + padded <= SCRATCH_BYTES:
+            if not self._scratch:
+                self._scratch = self.malloc(SCRATCH_BYTES, function)
+            address = self._scratch + self._scratch_used
+            self._scratch_used += padded
+        else:
+            address = self.malloc(nbytes, function)
+        self._check_range(address, nbytes, function)
+        if nbytes:
+            self.copy_in(address, source, nbytes)
+        return address
+
+    def unstage(self, target: Any, address: int, nbytes: int, function: str) -> None:
+        """Copy a written buffer back out of linear memory (no-op for a WasmBuffer)."""
+        if isinstance(target, WasmBuffer) or not nbytes:
+            return
+        self._check_range(address, nbytes, function)
+        self.copy_out(target, address, nbytes)
+
+    def release(self, source: Any, address: int) -> None:
+        """End of a call: give back what :meth:`stage` took for *source*."""
+        if not address or self.dead or isinstance(source, WasmBuffer):
+            return
+        if self._scratch <= address < self._scratch + SCRATCH_BYTES:
+            self._scratch_used = 0  # calls do not nest: the whole scratch area is free again
+        else:
+            self.free(address)

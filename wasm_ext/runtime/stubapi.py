@@ -1,0 +1,48 @@
+"""Everything a generated stub imports, in one place, and the check that stub and runtime match.
+
+A stub imports only from here. :data:`RUNTIME_VERSION` names this surface and the binding
+protocol behind it (``binding.py``); it changes whenever either does. Each stub is
+generated for one version and calls :func:`require` at import, so a stub and a runtime
+copy from different builds fail at once with a clear error instead of misbehaving later.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .arguments import check_float, check_int, in_buffer, in_string, overflow
+from .buffer import WasmBuffer
+from .exceptions import KernelError, KernelTimeout, KernelTrap
+from .loader import KernelModule
+from .sandbox import WasiGrants
+
+if TYPE_CHECKING:  # stubs use it only in annotations: ctypes waits for the first call
+    from .binding import Binding as Binding  # noqa: PLC0414 - an explicit re-export, for mypy --strict
+
+RUNTIME_VERSION = "4"
+
+__all__ = [
+    "RUNTIME_VERSION",
+    "KernelError",
+    "KernelModule",
+    "KernelTimeout",
+    "KernelTrap",
+    "WasiGrants",
+    "WasmBuffer",
+    "check_float",
+    "check_int",
+    "in_buffer",
+    "in_string",
+    "overflow",
+    "require",
+]
+
+
+def require(version: str, stub: str) -> None:
+    """Raise ``ImportError`` unless the stub *stub* was generated for this runtime's version."""
+    if version != RUNTIME_VERSION:
+        raise ImportError(
+            f"{stub} was generated for setuptools-wasm runtime {version}, but the runtime beside it "
+            f"({__name__.rpartition('.')[0]}) is version {RUNTIME_VERSION}: a stub and its runtime must "
+            "come from one build; rebuild the package"
+        )
