@@ -1,0 +1,168 @@
+"""Finding the tools without running a real one: environment overrides, probes, the stable zig copy, feature flags."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from wasm_ext.builder import toolchain
+from wasm_ext.builder.optimize import feature_flags
+from wasm_ext.errors import ToolchainError
+
+VERBOSE = """clang version 20.1.2
+#include "..." search starts here:
+#include <...> search starts here:
+ /zig/lib/include
+ /zig/lib/libc/include/wasm-wasi-musl
+End of search list.
+"""
+
+
+def _script(path: Path, body: str) -> Path:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def test_header_search_path_from_zig_cc_verbose() -> None:
+    assert toolchain._include_dirs_from_verbose(VERBOSE) == ["/zig/lib/include", "/zig/lib/libc/include/wasm-wasi-musl"]
+    with pytest.raises(ToolchainError, match="could not read the header search path from zig cc -v"):
+        toolchain._include_dirs_from_verbose("clang version 20\n")
+
+
+def test_wasm_ext_cc_that_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WASM_EXT_CC", "/nonexistent/clang --target=wasm32-wasi")
+    with pytest.raises(ToolchainError, match=r"WASM_EXT_CC='/nonexistent/clang --target=wasm32-wasi': '/nonexistent/clang' was not found\. Install the 'ziglang' package"):
+        toolchain.find_compiler()
+
+
+def test_wasm_ext_cc_is_used_as_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clang = _script(tmp_path / "my-clang", 'echo "my clang version 99.1"\n')
+    monkeypatch.setenv("WASM_EXT_CC", f"{clang} --target=wasm32-wasi -O2")
+    compiler = toolchain.find_compiler()
+    assert compiler.kind == "WASM_EXT_CC" and compiler.cc == (str(clang), "--target=wasm32-wasi", "-O2")
+    assert compiler.ast == compiler.cc and compiler.describe() == "WASM_EXT_CC (my clang version 99.1)"
+
+
+def test_wasi_sdk_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("WASM_EXT_CC", raising=False)
+    monkeypatch.setenv("WASI_SDK_PATH", str(tmp_path / "nothing"))
+    with pytest.raises(ToolchainError, match=r"holds no bin/clang and share/wasi-sysroot\. Install the 'ziglang'"):
+        toolchain.find_compiler()
+    (tmp_path / "sdk" / "bin").mkdir(parents=True)
+    (tmp_path / "sdk" / "share" / "wasi-sysroot").mkdir(parents=True)
+    _script(tmp_path / "sdk" / "bin" / "clang", 'echo "clang version 19 (wasi-sdk)"\n')
+    monkeypatch.setenv("WASI_SDK_PATH", str(tmp_path / "sdk"))
+    compiler = toolchain.find_compiler()
+    assert compiler.kind == "wasi-sdk" and f"--sysroot={tmp_path / 'sdk' / 'share' / 'wasi-sysroot'}" in compiler.cc
+
+
+def test_missing_wasm_opt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WASM_OPT", "/nonexistent/wasm-opt")
+    assert toolchain.find_wasm_opt(required=False) is None
+    with pytest.raises(ToolchainError, match=r"WASM_OPT='/nonexistent/wasm-opt' was not found\. Install Binaryen"):
+        toolchain.find_wasm_opt(required=True)
+    monkeypatch.delenv("WASM_OPT")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ToolchainError, match=r"wasm-opt was not found on PATH\. Install Binaryen"):
+        toolchain.find_wasm_opt(required=True)
+
+
+def test_wasm_opt_probe_reads_version_and_features_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    fake = _script(
+        tmp_path / "wasm-opt",
+        f'echo "$1" >> {calls}\n'
+        'if [ "$1" = --version ]; then echo "wasm-opt version 117 (version_117)"; '
+        'else echo "  --enable-simd  --enable-sign-ext  --enable-bulk-memory"; fi\n',
+    )
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("WASM_OPT", str(fake))
+    toolchain._probe_wasm_opt.cache_clear()
+    found = toolchain.find_wasm_opt(required=True)
+    assert found is not None and found.version == 117
+    assert found.features == frozenset({"simd", "sign-ext", "bulk-memory"})
+    records = json.loads((tmp_path / "cache" / "setuptools-wasm" / "wasm-opt-probes.json").read_text())
+    assert [r["version"] for r in records.values()] == [117]
+    toolchain._probe_wasm_opt.cache_clear()
+    assert toolchain.find_wasm_opt(required=True) == found  # from the record on disk: the tool is not run again
+    assert calls.read_text().split() == ["--version", "--help"]
+
+
+def test_wasm_opt_without_a_version(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake = _script(tmp_path / "wasm-opt", 'echo "something else"\n')
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    toolchain._probe_wasm_opt.cache_clear()
+    with pytest.raises(ToolchainError, match=r"--version printed no Binaryen version: 'something else'"):
+        toolchain._probe_wasm_opt(str(fake))
+
+
+ZIG_FEATURES = ["bulk-memory-opt", "nontrapping-fptoint", "sign-ext", "simd128", "multivalue"]
+
+
+@pytest.mark.parametrize(
+    ("known", "expected"),
+    [
+        (  # Binaryen 132 (npm)
+            {"bulk-memory-opt", "bulk-memory", "nontrapping-float-to-int", "sign-ext", "simd", "multivalue"},
+            [
+                "--enable-bulk-memory-opt",
+                "--enable-nontrapping-float-to-int",
+                "--enable-sign-ext",
+                "--enable-simd",
+                "--enable-multivalue",
+            ],
+        ),
+        (  # Binaryen 108 (Debian): no bulk-memory-opt, so bulk-memory stands in
+            {"bulk-memory", "nontrapping-float-to-int", "sign-ext", "simd"},
+            ["--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-simd"],
+        ),
+    ],
+    ids=["binaryen-132", "binaryen-108"],
+)
+def test_feature_flags_follow_what_wasm_opt_knows(
+    known: set[str], expected: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    wasm_opt = toolchain.WasmOpt(("wasm-opt",), 100, frozenset(known))
+    with caplog.at_level(logging.INFO, logger="wasm_ext"):
+        assert feature_flags(ZIG_FEATURES, wasm_opt) == expected
+    if "multivalue" not in known:
+        assert "wasm-ext: wasm-opt 100 has no flag for feature 'multivalue'; left to its defaults" in caplog.messages
+
+
+def _fake_zig_package(tmp_path: Path) -> Path:
+    package = tmp_path / "site-packages" / "ziglang"
+    (package / "lib" / "include").mkdir(parents=True)
+    _script(package / "zig", "echo zig\n")
+    (package / "lib" / "include" / "stdint.h").write_text("/* header */\n")
+    (package / "__pycache__").mkdir()
+    (package / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    return package
+
+
+def test_stable_zig_home_is_made_once_with_hard_links(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    package = _fake_zig_package(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    home = toolchain.stable_zig_home(package, "9.9.9")
+    assert home.parent == tmp_path / "cache" / "setuptools-wasm" / "zig"
+    assert (home / "lib" / "include" / "stdint.h").read_text() == "/* header */\n"
+    assert os.access(home / "zig", os.X_OK) and not (home / "__pycache__").exists()
+    assert (home / "zig").stat().st_ino == (package / "zig").stat().st_ino  # a hard link: no extra disk
+    marker = home / ".setuptools-wasm-complete"
+    stamp = marker.stat().st_mtime_ns
+    assert toolchain.stable_zig_home(package, "9.9.9") == home and marker.stat().st_mtime_ns == stamp
+    assert [p.name for p in home.parent.iterdir()] == [home.name]  # no staging directory left
+
+
+def test_stable_zig_home_replaces_an_incomplete_copy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    package = _fake_zig_package(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    home = toolchain.stable_zig_home(package, "9.9.9")
+    (home / ".setuptools-wasm-complete").unlink()
+    (home / "zig").unlink()  # a half-made copy
+    assert toolchain.stable_zig_home(package, "9.9.9") == home and (home / "zig").is_file()
