@@ -97,7 +97,9 @@ def test_runtime_imports_only_itself_the_stdlib_and_wasmtime(path: Path) -> None
 def test_a_stub_imports_only_stubapi_from_its_runtime(module_name: str) -> None:
     functions = [
         Function("f", (Param("x", "scalar", "i32", "int"),), "i32", "int", "", "k.c:1", "f"),
-        Function("g", (Param("data", "buffer", "u8", "const uint8_t *", length="n"),), "void", "void", "", "k.c:2", "g"),
+        Function(
+            "g", (Param("data", "buffer", "u8", "const uint8_t *", length="n"),), "void", "void", "", "k.c:2", "g"
+        ),
     ]
     for source in render(module_name, functions, sources=["k.c"], wasi=False):
         runtime = [

@@ -99,7 +99,11 @@ def test_invalid_manifests_name_the_field(data: Any, message: str) -> None:
 
 
 def test_optional_fields_default() -> None:
-    data = {"format": 1, "module": "k", "wasm": {"file": "k.wasm", "sha256": "0" * 64, "size": 10, "size_before_opt": 10}}
+    data = {
+        "format": 1,
+        "module": "k",
+        "wasm": {"file": "k.wasm", "sha256": "0" * 64, "size": 10, "size_before_opt": 10},
+    }
     assert Manifest.from_json(data) == MINIMAL
 
 

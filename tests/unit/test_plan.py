@@ -104,7 +104,9 @@ def test_wasm_opt_auto_warns_required_fails(
 
 
 def test_preprocessor_flags() -> None:
-    assert preprocessor_flags(include_dirs=["a", "b c"], define_macros=[("X", None), ("Y", "")], undef_macros=["Z"]) == [
+    assert preprocessor_flags(
+        include_dirs=["a", "b c"], define_macros=[("X", None), ("Y", "")], undef_macros=["Z"]
+    ) == [
         "-Ia",
         "-Ib c",
         "-DX",
@@ -124,7 +126,11 @@ def test_preprocessor_flags() -> None:
             65_536,
             "the wasm module is 70000 bytes (68.4 KiB), over its max_size of 65536 bytes (64.0 KiB) by 4464 bytes",
         ),
-        (3 << 20, 1 << 20, "the wasm module is 3145728 bytes (3.00 MiB), over its max_size of 1048576 bytes (1.00 MiB)"),
+        (
+            3 << 20,
+            1 << 20,
+            "the wasm module is 3145728 bytes (3.00 MiB), over its max_size of 1048576 bytes (1.00 MiB)",
+        ),
     ],
 )
 def test_size_gate_is_one_rule_and_one_message(size: int, limit: int | None, problem: str | None) -> None:

@@ -37,7 +37,10 @@ def test_header_search_path_from_zig_cc_verbose() -> None:
 
 def test_wasm_ext_cc_that_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WASM_EXT_CC", "/nonexistent/clang --target=wasm32-wasi")
-    with pytest.raises(ToolchainError, match=r"WASM_EXT_CC='/nonexistent/clang --target=wasm32-wasi': '/nonexistent/clang' was not found\. Install the 'ziglang' package"):
+    with pytest.raises(
+        ToolchainError,
+        match=r"WASM_EXT_CC='/nonexistent/clang --target=wasm32-wasi': '/nonexistent/clang' was not found\. Install the 'ziglang' package",
+    ):
         toolchain.find_compiler()
 
 
