@@ -538,9 +538,9 @@ def _wasi_config(grants: Mapping[str, Any]) -> wasmtime.WasiConfig:
     if grants.get("stderr"):
         config.inherit_stderr()
     if grants.get("argv"):
-        config.argv(list(grants["argv"]))
+        config.argv = list(grants["argv"])  # properties (write-only) in wasmtime-py, not methods
     if grants.get("env"):
-        config.env(list(grants["env"].items()))
+        config.env = list(grants["env"].items())
     for guest, host in grants.get("preopens", {}).items():
         config.preopen_dir(host, guest, fs_mutable=not grants.get("read_only", False))
     return config
