@@ -79,8 +79,12 @@ class WasmBuffer:
         self.check("WasmBuffer.write").write(self.address + offset, source, "WasmBuffer.write")
 
     def free(self) -> None:
-        """Give the memory back to the module (idempotent)."""
-        if self.address and not self._instance.dead and self._owner == threading.get_ident():
+        """Give the memory back to the module (idempotent; only the owning thread may)."""
+        if not self.address:
+            return
+        if self._owner != threading.get_ident():
+            raise ValueError("WasmBuffer.free(): a WasmBuffer can only be used by the thread that allocated it")
+        if not self._instance.dead:
             self._instance.free(self.address)
         self.address = 0
 

@@ -11,7 +11,7 @@ Failures go to the :class:`Owner` (the stub's ``KernelModule``), which decides w
 from __future__ import annotations
 
 from collections.abc import Container
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Protocol
 
 from .buffer import WasmBuffer
 from .exceptions import KernelError, KernelTrap
@@ -78,14 +78,19 @@ class Instance:
             found = self._bindings[export] = self.native.bind(export, self)
         return found
 
-    def close(self) -> None:
+    def close(self, refusal: str | None = None) -> None:
         """Mark the instance dead (its buffers become invalid) and drop its bindings.
 
         Bindings point back here, so without this the engine's objects (a wasmtime Store)
         would wait for a garbage collection. They are never freed explicitly: a call still
         running on this thread (one a signal handler interrupted) may hold a binding.
+        With *refusal* (a closed sandbox, closed from any thread) every binding handed out
+        raises ``KernelError(refusal)`` from then on, in whichever thread holds it.
         """
         self.dead = True
+        if refusal is not None:
+            for binding in self._bindings.values():
+                binding.call = _refuse(refusal)
         self._bindings.clear()
 
     # -- allocation ------------------------------------------------------------------------
@@ -167,3 +172,10 @@ class Instance:
             self._scratch_used = 0  # calls do not nest: the whole scratch area is free again
         else:
             self.free(address)
+
+
+def _refuse(message: str) -> Callable[[], int]:
+    def refused() -> int:
+        raise KernelError(message)
+
+    return refused

@@ -69,10 +69,12 @@ class KernelModule:
         self._lock = threading.Lock()
         self.loaded_from: str | None = None  # "precompiled", "cache" or "wasm"
         self._stop_limits: Callable[[], None] | None = None
+        self._every_instance: weakref.WeakSet[Instance] = weakref.WeakSet()  # all threads': close() ends them all
         _modules.add(self)
 
     def _reset_after_fork(self) -> None:
         self._loads.clear()
+        self._every_instance = weakref.WeakSet()
         self._lock = threading.Lock()
         self.local.__dict__.clear()
         self._instances.__dict__.clear()
@@ -107,8 +109,10 @@ class KernelModule:
         return child
 
     def close(self) -> None:
-        """Drop this thread's instance and stop what the limits needed; later calls raise."""
+        """End every thread's instance and stop what the limits needed; later calls raise, in any thread."""
         self.closed = True
+        for inst in list(self._every_instance):
+            inst.close(refusal=f"{self.name}: the sandbox was closed")
         self.discard_instance()
         if self._stop_limits is not None:
             self._stop_limits()
@@ -138,6 +142,8 @@ class KernelModule:
         if inst is None:
             native = self.engine().instantiate(self._load(), self, wasi=self.wasi, limits=self.limits)
             inst = self._instances.instance = Instance(self, native)
+            if self.limits is not None:
+                self._every_instance.add(inst)
         return inst
 
     def bind(self, export: str) -> Binding:
