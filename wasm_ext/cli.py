@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -125,6 +126,8 @@ def _parse_growth(text: str) -> float:
         value = float(text.strip().rstrip("%"))
     except ValueError:
         raise InputError(f"--max-growth must be a percentage like 5% (got {text!r})") from None
+    if not math.isfinite(value):
+        raise InputError(f"--max-growth must be a finite percentage like 5% (got {text!r})")
     if value < 0:
         raise InputError(f"--max-growth must not be negative (got {text!r})")
     return value
@@ -180,7 +183,10 @@ def _check(args: argparse.Namespace) -> int:
             "format": BASELINE_FORMAT,
             "modules": {r.module: {"size": r.size} for r in sorted(reports, key=lambda r: r.module)},
         }
-        args.baseline.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        try:
+            args.baseline.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"baseline {args.baseline}: cannot write: {exc}") from exc
         print(f"wrote {args.baseline}")
     return 1 if failures else 0
 
@@ -204,7 +210,7 @@ def _python_signatures(stub: Path) -> dict[str, str]:
 
 def _inspect(args: argparse.Namespace) -> int:
     path: Path = args.module
-    if path.suffix != ".wasm":
+    if path.suffix != ".wasm" or path.is_dir():
         raise InputError(f"{path}: inspect takes a .wasm file")
     (report,) = collect([str(path)], top=0)
     signatures = _python_signatures(path.with_suffix(".pyi"))

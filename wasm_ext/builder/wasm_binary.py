@@ -241,6 +241,8 @@ def function_sizes(data: bytes) -> dict[int, int]:
             r = _Reader(data, start, end)
             for i in range(r.uleb()):
                 size = r.uleb()
+                if r.pos + size > end:
+                    raise WasmFormatError(f"function body {i} runs past the end of the code section")
                 sizes[imported + i] = size
                 r.pos += size
     return sizes
