@@ -139,7 +139,7 @@ def c_prototype(fn: Function) -> str:
 
 def function_doc(fn: Function) -> str:
     """The docstring of *fn*'s stub function: the C comment, then the prototype and buffer notes."""
-    doc = fn.doc or f"Call the wasm kernel {fn.name}()."
+    doc = fn.doc.strip() or f"Call the wasm kernel {fn.name}()."
     notes = [f"C: ``{c_prototype(fn)}``"]
     for p in fn.params:
         if p.kind == "buffer":

@@ -23,28 +23,42 @@ INDENT = "    "
 
 
 def docstring(text: str, indent: str) -> str:
-    """*text* as a triple-quoted docstring at *indent* (escaped; whitespace as ruff leaves it)."""
-    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').expandtabs(8)
+    """*text* as a triple-quoted docstring at *indent*, escaped, with its whitespace as ruff leaves it.
+
+    Tabs become spaces (8 columns, counted in the text, so the .py and the .pyi agree); lines
+    are stripped at the end; the lines after the first lose their common indentation and any
+    other leading whitespace (a no-break space is not indentation to ruff, it is trimmed); a
+    first line starting with a quote gets a space, so the quotes do not run together.
+    """
+    text = "\n".join(line.expandtabs(8) for line in text.splitlines())
+    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     lines = [line.rstrip() for line in text.strip().splitlines()] or [""]
+    first = lines[0] if not lines[0].startswith('"') else " " + lines[0]
     if len(lines) == 1:
-        single = lines[0]
-        return f'{indent}"""{single}{" " if single.endswith(chr(34)) else ""}"""'
-    body = "\n".join(f"{indent}{line}" if line else "" for line in lines[1:])
-    return f'{indent}"""{lines[0]}\n{body}\n{indent}"""'
+        backslashes = len(first[:-1]) - len(first[:-1].rstrip("\\"))  # before the last character
+        unescaped_quote = first.endswith('"') and backslashes % 2 == 0
+        return f'{indent}"""{first}{" " if unescaped_quote else ""}"""'
+    rest = []
+    for line in lines[1:]:
+        content = line.lstrip()
+        rest.append((len(line) - len(line.lstrip(" ")), content))
+    common = min((columns for columns, content in rest if content), default=0)
+    body = "\n".join(f"{indent}{' ' * (columns - common)}{content}" if content else "" for columns, content in rest)
+    return f'{indent}"""{first}\n{body}\n{indent}"""'
 
 
 def export_order(names: list[str]) -> list[str]:
     """*names* in ruff's "isort-style" order for ``__all__``: CONSTANTS, then Classes, then the rest."""
 
-    def key(name: str) -> tuple[int, list[tuple[int, int | str]]]:
-        if any(c.isupper() for c in name) and not any(c.islower() for c in name):
-            group = 0
+    def key(name: str) -> tuple[int, list[tuple[int, int | str]], str]:
+        if len(name) > 1 and any(c.isupper() for c in name) and not any(c.islower() for c in name):
+            group = 0  # SCREAMING_SNAKE_CASE: more than one character
         elif name[:1].isupper():
             group = 1
         else:
             group = 2
         natural = [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part]
-        return group, natural
+        return group, natural, name  # natural ties (k01, k1): the plain order
 
     return sorted(names, key=key)
 
@@ -52,9 +66,12 @@ def export_order(names: list[str]) -> list[str]:
 def layout(source: str) -> str:
     """*source* with over-long statements laid out over several lines, blank lines as ruff has them."""
     lines = source.splitlines()
-    single = _single_line_statements(source)
+    single, in_strings = _statement_lines(source)
     out: list[str] = []
     for number, line in enumerate(lines, start=1):
+        if number in in_strings:
+            out.append(line)  # inside a docstring: its text is its own
+            continue
         if not line.strip():
             if out and not out[-1].strip() and _inside_block(lines, number):
                 continue  # one blank line at most between statements of a block
@@ -74,20 +91,23 @@ def _inside_block(lines: list[str], number: int) -> bool:
     return False
 
 
-def _single_line_statements(source: str) -> set[int]:
-    """Line numbers of the statements that start and end on one line (not strings, not comments)."""
-    rows: set[int] = set()
+def _statement_lines(source: str) -> tuple[set[int], set[int]]:
+    """(lines holding a whole statement (not a string or comment), lines inside a multi-line string)."""
+    single: set[int] = set()
+    in_strings: set[int] = set()
     start = None
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.STRING and token.end[0] > token.start[0]:
+            in_strings.update(range(token.start[0] + 1, token.end[0] + 1))
         if token.type in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING):
             continue
         if token.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
             if start is not None and start[0] == token.start[0] and start[1] != tokenize.STRING:
-                rows.add(start[0])
+                single.add(start[0])
             start = None
         elif start is None:
             start = (token.start[0], token.type)
-    return rows
+    return single, in_strings
 
 
 def fit(line: str) -> str:
@@ -104,12 +124,23 @@ def fit(line: str) -> str:
         rows = _def(node, text, indent)
     elif isinstance(node, ast.If):
         rows = _condition(node.test, text, indent)
-    elif isinstance(node, (ast.Assign, ast.Expr, ast.Raise)):
+    elif isinstance(node, ast.ImportFrom):
+        names = [alias.name if alias.asname is None else f"{alias.name} as {alias.asname}" for alias in node.names]
+        rows = [
+            indent + text[: text.index(" import ") + 8] + "(",
+            *(f"{indent}{INDENT}{n}," for n in names),
+            f"{indent})",
+        ]
+    elif isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and len(node.value.elts) == 1:
+        rows = [f"{indent}return (", f"{indent}{INDENT}{_segment(node.value.elts[0], text)},", f"{indent})"]
+    elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+        rows = _assigned_call(node.value, text, indent)
+    elif isinstance(node, (ast.Expr, ast.Raise)):
         value = node.exc if isinstance(node, ast.Raise) else node.value
         if isinstance(value, ast.Call):
             rows = _node(value, text, indent, text[: _start(value, text)], "")
-        elif isinstance(node, ast.Assign) and isinstance(value, (ast.IfExp, ast.Name)):
-            rows = _parenthesized(value, text, indent)
+    elif isinstance(node, ast.Assign) and isinstance(node.value, (ast.IfExp, ast.Name, ast.Attribute)):
+        rows = _parenthesized(node.value, text, indent)
     return "\n".join(rows) if rows else line
 
 
@@ -160,13 +191,19 @@ def _node(node: ast.expr, text: str, indent: str, lead: str, trail: str) -> list
 
 def _def(node: ast.FunctionDef, text: str, indent: str) -> list[str] | None:
     args = node.args
-    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults or not args.args:
+    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults:
         return None
     inner = indent + INDENT
+    if not args.args:  # nothing to explode: ruff puts the return annotation in parentheses
+        if node.returns is None:
+            return None
+        return [f"{indent}def {node.name}() -> (", f"{inner}{_segment(node.returns, text)}", f"{indent}):"]
     rows = [f"{indent}def {node.name}("]
     for arg in args.args:
         if arg.annotation is None:
             rows.append(f"{inner}{arg.arg},")
+        elif isinstance(arg.annotation, ast.BinOp) and len(f"{inner}{_segment(arg, text)},") > LINE_LENGTH:
+            rows += _union(arg.arg, arg.annotation, text, inner)
         else:
             rows += _node(arg.annotation, text, inner, f"{arg.arg}: ", ",")
     if node.returns is None:
@@ -190,11 +227,42 @@ def _condition(test: ast.expr, text: str, indent: str) -> list[str] | None:
     return [*rows, f"{indent}):"]
 
 
-def _parenthesized(value: ast.expr, text: str, indent: str) -> list[str]:
-    """``target = (`` / the value (split at ``if``/``else`` when it still does not fit) / ``)``."""
+def _union(name: str, annotation: ast.BinOp, text: str, indent: str) -> list[str]:
+    """``name: A`` / ``| B,``: a parameter whose ``A | B`` annotation does not fit, split before each ``|``."""
+    operands: list[ast.expr] = []
+    node: ast.expr = annotation
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        operands.insert(0, node.right)
+        node = node.left
+    operands.insert(0, node)
+    rows = [f"{indent}{name}: {_segment(operands[0], text)}"]
+    rows += [f"{indent}| {_segment(o, text)}" for o in operands[1:]]
+    rows[-1] += ","
+    return rows
+
+
+def _assigned_call(call: ast.Call, text: str, indent: str) -> list[str] | None:
+    """``target = call(...)``: the call's brackets exploded, unless that leaves its first line too long and
+    the call fits in parentheses instead (ruff's "second opinion" with the optional parentheses)."""
+    head = text[: _start(call, text)]
+    exploded = _node(call, text, indent, head, "")
+    if len(exploded[0]) <= LINE_LENGTH:
+        return exploded
+    inner = indent + INDENT
+    wrapped = [f"{indent}{head.rstrip()} (", *_node(call, text, inner, "", ""), f"{indent})"]
+    return wrapped if all(len(row) <= LINE_LENGTH for row in wrapped) else exploded
+
+
+def _parenthesized(value: ast.expr, text: str, indent: str) -> list[str] | None:
+    """``target = (`` / the value (split at ``if``/``else`` when it still does not fit) / ``)``.
+
+    An attribute is parenthesized only where that makes it fit, as ruff does.
+    """
     inner = indent + INDENT
     head = text[: _start(value, text)].rstrip()
     flat = _segment(value, text)
+    if isinstance(value, ast.Attribute) and len(inner) + len(flat) > LINE_LENGTH:
+        return None
     if isinstance(value, ast.IfExp) and len(inner) + len(flat) > LINE_LENGTH:
         body = [
             inner + _segment(value.body, text),

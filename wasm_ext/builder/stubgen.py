@@ -30,8 +30,11 @@ if TYPE_CHECKING:
 
 # what a stub exports besides its kernels
 RUNTIME_NAMES = ("KernelError", "KernelTimeout", "KernelTrap", "WasmBuffer", "WasiGrants", "Sandbox", "sandbox")
-# a kernel may not take these names: the stub's own, and the Sandbox class's methods
-RESERVED_NAMES = frozenset({*RUNTIME_NAMES, "alloc", "close"})
+# a kernel may not take these names: the stub's own, the Sandbox class's methods, and what the
+# stub imports at module level (a kernel of that name would redefine it)
+RESERVED_NAMES = frozenset(
+    {*RUNTIME_NAMES, "alloc", "close", "Buffer", "Callable", "Any", "NoReturn", "TYPE_CHECKING", "annotations"}
+)
 
 ALLOC_DOC = """Allocate *nbytes* inside the wasm module, to pass to kernels without copying.
 

@@ -24,10 +24,12 @@ def check_int(value: Any, function: str, name: str) -> int:
 
 
 def check_float(value: Any, function: str, name: str) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
     try:
+        if isinstance(value, (int, float)):
+            return float(value)
         return float(value.__float__())
+    except OverflowError:
+        raise OverflowError(f"{function}(): {name} is too large to convert to a float") from None
     except (AttributeError, TypeError, ValueError):
         raise TypeError(f"{function}(): {name} must be a float, not {type(value).__name__}") from None
 
