@@ -33,47 +33,19 @@ from wasm_ext.runtime import wasmtime_engine
 from wasm_ext.runtime.layout import ModuleFiles
 from wasm_ext.runtime.manifest import Artifact, Manifest, Toolchain, WasmFile
 
+from .models import buffer, function, scalar, string
+
+__all__ = ["buffer", "kernel", "scalar", "string"]  # the model builders, for the tests
+
 PAGE = 1 << 16
 INITIAL_PAGES = 2  # KERNELS_WAT's initial memory: 128 KiB
 MAX_PAGES = 512  # ... and the most it can grow to: 32 MiB (malloc returns NULL past it)
 HEAP_BASE = 1024  # where malloc's first block header sits
 
-SPELLINGS = {
-    "i8": "int8_t",
-    "u8": "uint8_t",
-    "i16": "int16_t",
-    "u16": "uint16_t",
-    "i32": "int32_t",
-    "u32": "uint32_t",
-    "i64": "int64_t",
-    "u64": "uint64_t",
-    "f32": "float",
-    "f64": "double",
-    "bool": "bool",
-    "void": "void",
-}
-
-
-# -- the C-side model, briefly --------------------------------------------------------------
-
-
-def scalar(name: str, ctype: str) -> Param:
-    return Param(name, "scalar", ctype, SPELLINGS[ctype])
-
-
-def buffer(name: str, ctype: str, *, writable: bool = False, length: str = "n") -> Param:
-    """A ``T *name, size_t length`` pair (one wasm i32 address and one i32 count)."""
-    spelling = f"{'' if writable else 'const '}{SPELLINGS[ctype]} *"
-    return Param(name, "buffer", ctype, spelling, writable, length, "u32", "size_t")
-
-
-def string(name: str) -> Param:
-    return Param(name, "string", "i8", "const char *")
-
 
 def kernel(name: str, result: str, *params: Param, doc: str = "") -> Function:
     """The model of ``result name(params)``, exported under its own name."""
-    return Function(name, tuple(params), result, SPELLINGS[result], doc, f"kernels.wat:{name}", export=name)
+    return function(name, *params, result=result, doc=doc)
 
 
 # -- the test module ---------------------------------------------------------------------------
