@@ -799,8 +799,10 @@ def test_threads_each_get_their_own_instance(kernels: Any) -> None:
 
 
 FORK = """
-import os
+import os, warnings
 import {module} as k
+# Python 3.12+ warns about fork() in a process with threads (wasmtime's compiler threads): forking is the test
+warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
 print(k.add(2, 2), k._module.loaded_from, flush=True)
 pid = os.fork()
 if pid == 0:
