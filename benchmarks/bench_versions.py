@@ -7,6 +7,11 @@ so both stubs load in one interpreter, and every case is timed alternately (old,
 old, new, ...), best of the repeats each. A restructure must leave these ratios at 1.00
 within noise; a speed-up or a regression shows as a ratio away from 1.
 
+Timings on a shared machine move by several per cent between runs, so the per-call cases
+are also counted in instructions where valgrind is installed (``callgrind``: the same count
+whatever else the machine does): each stub runs N and 2N calls, and the difference over N is
+its cost per call.
+
 Run: ``make bench-versions AGAINST=<commit>`` (``.venv/bin/python benchmarks/bench_versions.py
 --against <commit> [--write]``). Not part of ``make bench``: it compares code, not designs.
 """
@@ -94,6 +99,41 @@ def _cases(tag: str) -> dict[str, Callable[[], object]]:
     }
 
 
+COUNTED = {  # per-call cases counted in instructions: (stub module, call)
+    "scalar call add(1, 2)": ("calls", "k.add(1, 2)"),
+    "16-byte buffer checksum": ("calls", "k.checksum(b'x' * 16)"),
+    "16-byte in/out buffer xor": ("calls", "k.xor_bytes(data, 7)"),
+}
+COUNT = """
+import importlib, sys
+sys.path.insert(0, sys.argv[1])
+k = importlib.import_module(sys.argv[2])
+data = bytearray(16)
+call = compile(sys.argv[3], "call", "eval")
+eval(call)
+for _ in range(int(sys.argv[4])):
+    eval(call)
+"""
+
+
+def _instructions(site: Path, module: str, call: str, calls: int = 20_000) -> float | None:
+    """Instructions per call of *call* under callgrind (N and 2N calls, the difference over N)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    totals = []
+    for n in (calls, 2 * calls):
+        proc = subprocess.run(
+            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c", COUNT]
+            + [str(site), module, call, str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        totals.append(int(proc.stderr.split("Collected :")[1].split()[0]))
+    return (totals[1] - totals[0]) / calls
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--against", required=True, metavar="REF", help="the commit to compare with")
@@ -121,6 +161,11 @@ def main() -> int:
     head = _head()
     table = [f"| case | {ref} | {head} | ratio |", "|---|---:|---:|---:|"]
     table += [f"| {case} | {a:,.2f} | {b:,.2f} | {b / a:.2f}x |" for case, a, b in rows]
+    for case, (package, call) in COUNTED.items():
+        counts = [_instructions(site, f"{tag}_{package}.kernels", call) for tag in ("old", "new")]
+        if counts[0] is not None and counts[1] is not None:
+            a, b = counts
+            table.append(f"| {case} (instructions, callgrind) | {a:,.0f} | {b:,.0f} | {b / a:.3f}x |")
     print("\n".join(table))
     if args.write:
         from _common import machine

@@ -63,12 +63,6 @@ class Instance:
         self._bindings: dict[str, Binding] = {}
         self._scratch = 0  # a scratch area for small buffer arguments: no malloc/free per call
         self._scratch_used = 0
-        # the engine's memory access, bound once: staging calls these on every buffer argument
-        self.memory_size = native.memory_size
-        self.copy_in = native.copy_in
-        self.copy_out = native.copy_out
-        self.read = native.read
-        self.view = native.view
 
     def binding(self, export: str) -> Binding:
         found = self._bindings.get(export)
@@ -126,16 +120,27 @@ class Instance:
             self._call_allocator("free", address, "free")
 
     # -- buffers ---------------------------------------------------------------------------
+    # (the hot path calls the engine's methods through self.native: method calls on its class
+    # cost less than bound methods kept on this instance)
+
+    def memory_size(self, end: int) -> int:
+        return self.native.memory_size(end)
+
+    def view(self, address: int, nbytes: int) -> memoryview:
+        return self.native.view(address, nbytes)
+
+    def read(self, address: int, nbytes: int) -> bytes:
+        return self.native.read(address, nbytes)
 
     def write(self, address: int, data: Any, function: str) -> None:
         """Copy bytes-like *data* to *address* (range-checked)."""
         source = memoryview(data).cast("B")
         self._check_range(address, source.nbytes, function)
         if source.nbytes:
-            self.copy_in(address, source, source.nbytes)
+            self.native.copy_in(address, source, source.nbytes)
 
     def _check_range(self, address: int, nbytes: int, function: str) -> None:
-        if address + nbytes > self.memory_size(address + nbytes):
+        if address + nbytes > self.native.memory_size(address + nbytes):
             raise KernelTrap(function, "memory_out_of_bounds", f"buffer {address}+{nbytes} lies outside memory")
 
     def stage(self, source: Any, nbytes: int, function: str) -> int:
@@ -154,7 +159,7 @@ class Instance:
             address = self.malloc(nbytes, function)
         self._check_range(address, nbytes, function)
         if nbytes:
-            self.copy_in(address, source, nbytes)
+            self.native.copy_in(address, source, nbytes)
         return address
 
     def unstage(self, target: Any, address: int, nbytes: int, function: str) -> None:
@@ -162,7 +167,7 @@ class Instance:
         if isinstance(target, WasmBuffer) or not nbytes:
             return
         self._check_range(address, nbytes, function)
-        self.copy_out(target, address, nbytes)
+        self.native.copy_out(target, address, nbytes)
 
     def release(self, source: Any, address: int) -> None:
         """End of a call: give back what :meth:`stage` took for *source*."""
