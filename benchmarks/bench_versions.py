@@ -167,6 +167,8 @@ def main() -> int:
             a, b = counts
             table.append(f"| {case} (instructions, callgrind) | {a:,.0f} | {b:,.0f} | {b / a:.3f}x |")
     print("\n".join(table))
+    same = _same_modules(site)
+    print(f"wasm modules and precompiled artifacts byte-identical between the two builds: {same}")
     if args.write:
         from _common import machine
 
@@ -175,9 +177,25 @@ def main() -> int:
             "## This checkout against an earlier commit (`benchmarks/bench_versions.py`)\n\n"
             f"Machine: {machine()}.\n\nCommand: `make bench-versions AGAINST={ref}`. The same C built by both "
             "plugins, both stubs in one process, timed alternately; best of "
-            f"{args.rounds} rounds each. Ratio: this checkout / {ref}.\n\n" + "\n".join(table) + "\n",
+            f"{args.rounds} rounds each; instructions counted under callgrind. Ratio: this checkout / {ref}. "
+            f"The .wasm and .cwasm files of the two builds are {'byte-identical' if same else 'different'}, "
+            "so kernel times can differ only by noise or by what the stub does around the call.\n\n"
+            + "\n".join(table)
+            + "\n",
         )
     return 0
+
+
+def _same_modules(site: Path) -> bool:
+    """Whether both plugins built byte-identical .wasm and .cwasm files."""
+    for package, _, _ in (*MODULES, LOGS):
+        old, new = site / f"old_{package}", site / f"new_{package}"
+        names = sorted(p.name for p in old.iterdir() if p.suffix in (".wasm", ".cwasm"))
+        if names != sorted(p.name for p in new.iterdir() if p.suffix in (".wasm", ".cwasm")):
+            return False
+        if any((old / n).read_bytes() != (new / n).read_bytes() for n in names):
+            return False
+    return True
 
 
 def _head() -> str:
