@@ -232,6 +232,61 @@ def test_cache_entry_that_does_not_verify_is_recompiled(package: Package, _modul
     assert load_again(stub) == "cache"  # rewritten
 
 
+def _planted(package: Package, cache: Path) -> Any:
+    """The stub, after a first load put an entry (with a matching hash record) into *cache*."""
+    package.files.manifest.unlink()
+    stub = package.import_stub()
+    assert stub.add(1, 1) == 2 and load_again(stub) == "cache"
+    return stub
+
+
+def test_a_cache_others_can_write_is_not_used(
+    package: Package, _module_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Anyone who can write the directory could plant native code with a matching hash record."""
+    stub = _planted(package, _module_cache)
+    _module_cache.chmod(0o777)
+    with caplog.at_level(logging.WARNING, logger="wasm_ext.runtime"):
+        assert load_again(stub) == "wasm" and load_again(stub) == "wasm"
+    assert caplog.messages == [
+        (
+            f"not using the module cache: {_module_cache}: it is writable by others (mode 0777); "
+            "only a directory that you own and nobody else can write is trusted"
+        )
+    ]  # once per process, and nothing is written there
+    assert sorted(p.suffix for p in _module_cache.iterdir()) == [".cwasm", ".json"]
+
+
+def test_a_cache_below_a_directory_others_can_write_is_not_used(
+    tmp_path: Path, package: Package, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared"
+    monkeypatch.setenv("WASM_EXT_CACHE_DIR", str(shared / "cache"))
+    stub = _planted(package, shared / "cache")
+    shared.chmod(0o777)  # another user could rename ours away and put their own in its place
+    assert load_again(stub) == "wasm"
+    shared.chmod(0o755)
+    assert load_again(stub) == "cache"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")
+@pytest.mark.parametrize("what", ["directory", "entry", "record"])
+def test_a_cache_owned_by_another_user_is_not_used(package: Package, _module_cache: Path, what: str) -> None:
+    stub = _planted(package, _module_cache)
+    (entry,) = _module_cache.glob("*.cwasm")
+    target = {"directory": _module_cache, "entry": entry, "record": entry.with_suffix(".json")}[what]
+    os.chown(target, 65534, -1)
+    assert load_again(stub) == "wasm"
+
+
+@pytest.mark.parametrize("what", ["entry", "record"])
+def test_a_cache_entry_others_can_write_is_not_used(package: Package, _module_cache: Path, what: str) -> None:
+    stub = _planted(package, _module_cache)
+    (entry,) = _module_cache.glob("*.cwasm")
+    (entry if what == "entry" else entry.with_suffix(".json")).chmod(0o646)
+    assert load_again(stub) == "wasm"
+
+
 @pytest.fixture
 def unwritable_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """WASM_EXT_CACHE_DIR where nothing can be written (a read-only directory; under root, below /dev/null)."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -60,6 +63,52 @@ def test_damaged_entries_miss(tmp_path: Path, damage: str) -> None:
         (tmp_path / "compile.json").write_text("{not json")
     else:
         (tmp_path / "compile.json").write_text("[1, 2]")
+    assert cache.get("compile", "k") is None
+
+
+def test_a_cache_directory_others_can_write_is_not_used(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Its modules are shipped as if built: a shared, writable cache could ship anyone's code."""
+    cache = StageCache(tmp_path / "cache")
+    cache.put("compile", "k", b"module")
+    assert stat.S_IMODE((tmp_path / "cache").stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "cache").iterdir()} == {0o600}
+    (tmp_path / "cache").chmod(0o777)
+    with caplog.at_level(logging.WARNING, logger="wasm_ext"):
+        assert cache.get("compile", "k") is None
+        cache.put("compile", "k2", b"other")
+        assert cache.get("compile", "k2") is None
+    assert caplog.messages == [
+        (
+            f"wasm-ext: not using the stage cache: {tmp_path / 'cache'}: it is writable by others (mode 0777); "
+            "only a directory that you own and nobody else can write is trusted"
+        )
+    ]
+    assert json.loads((tmp_path / "cache" / "compile.json").read_text())["key"] == "k"  # nothing written
+
+
+def test_a_cache_below_a_directory_others_can_write_is_not_used(tmp_path: Path) -> None:
+    shared = tmp_path / "ci-cache"
+    cache = StageCache(shared / "build" / "cache")
+    cache.put("compile", "k", b"module")
+    shared.chmod(0o777)
+    assert cache.get("compile", "k") is None
+    shared.chmod(0o755)
+    assert cache.get("compile", "k") is not None
+
+
+@pytest.mark.parametrize("part", ["blob", "record"])
+def test_an_entry_others_can_write_is_not_used(tmp_path: Path, part: str) -> None:
+    cache = StageCache(tmp_path)
+    cache.put("compile", "k", b"module")
+    (tmp_path / f"compile.{'bin' if part == 'blob' else 'json'}").chmod(0o666)
+    assert cache.get("compile", "k") is None
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")
+def test_an_entry_owned_by_another_user_is_not_used(tmp_path: Path) -> None:
+    cache = StageCache(tmp_path)
+    cache.put("compile", "k", b"module")
+    os.chown(tmp_path / "compile.bin", 65534, -1)
     assert cache.get("compile", "k") is None
 
 

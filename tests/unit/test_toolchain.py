@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,62 @@ def test_stable_zig_home_replaces_an_incomplete_copy(monkeypatch: pytest.MonkeyP
     (home / ".setuptools-wasm-complete").unlink()
     (home / "zig").unlink()  # a half-made copy
     assert toolchain.stable_zig_home(package, "9.9.9") == home and (home / "zig").is_file()
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_a_zig_copy_others_could_write_is_not_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The build runs the zig it finds there: another user must not be able to plant one."""
+    package = _fake_zig_package(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    home = toolchain.stable_zig_home(package, "9.9.9")
+    assert stat.S_IMODE(home.parent.stat().st_mode) == 0o700
+    home.parent.chmod(0o777)  # e.g. a cache directory shared between users
+    with caplog.at_level(logging.WARNING, logger="wasm_ext"):
+        assert toolchain.stable_zig_home(package, "9.9.9") == package
+    (message,) = _warnings(caplog)
+    assert message.startswith(f"wasm-ext: not using a stable copy of zig: {home.parent}: it is writable by others")
+    assert "running zig in place" in message and "set XDG_CACHE_HOME" in message
+    home.parent.chmod(0o700)
+    (home / "zig").chmod(0o777)
+    assert toolchain.stable_zig_home(package, "9.9.9") == package
+
+
+def test_no_writable_cache_directory_runs_zig_in_place(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """HOME or XDG_CACHE_HOME unwritable: a warning naming the directory, not a bare [Errno 13]."""
+    package = _fake_zig_package(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(Path(os.devnull) / "cache"))  # fails even as root
+    with caplog.at_level(logging.WARNING, logger="wasm_ext"):
+        assert toolchain.stable_zig_home(package, "9.9.9") == package
+    (message,) = _warnings(caplog)
+    assert message.startswith(
+        f"wasm-ext: not using a stable copy of zig: {Path(os.devnull) / 'cache'}: cannot be created (Not a directory)"
+    )
+
+
+def test_no_home_directory_runs_zig_in_place(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(toolchain, "user_cache_dir", no_home)
+    package = _fake_zig_package(tmp_path)
+    assert toolchain.stable_zig_home(package, "9.9.9") == package
+
+
+def test_stale_staging_directories_are_removed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    package = _fake_zig_package(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    home = toolchain.stable_zig_home(package, "9.9.9")
+    stale, fresh = home.parent / f".{home.name}-killed", home.parent / f".{home.name}-copying"
+    for staging in (stale, fresh):
+        (staging / "lib").mkdir(parents=True)
+    old = time.time() - toolchain.STALE_STAGING_SECONDS - 60
+    os.utime(stale, (old, old))
+    assert toolchain.stable_zig_home(package, "9.9.9") == home
+    assert not stale.exists() and fresh.is_dir()  # another build may be copying right now

@@ -6,6 +6,11 @@ only discovers while running (the compile: every header the preprocessor read, f
 depfiles) records those files with the entry, and the entry hits only while their
 contents are unchanged. A hit skips the tool entirely, so a no-op rebuild costs only the
 hashing. One entry per stage is kept: a changed input replaces it.
+
+A cached module is shipped as if built, so the cache is used only while ``trust`` finds
+its directory, and every one above it, writable by nobody but the user (a build
+directory restored from a CI cache shared with others is the usual case where it is
+not); otherwise every stage runs, and the reason is logged once.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from ..log import get_logger
+from ..runtime import trust
 
 log = get_logger(__name__)
+_warned: set[str] = set()
 
 
 def digest(*parts: Any) -> str:
@@ -52,20 +59,32 @@ class StageCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
+    def _trusted(self, *, create: bool) -> bool:
+        try:
+            reason = trust.make_private(self.directory) if create else trust.untrusted(self.directory)
+        except OSError as exc:
+            reason = f"{self.directory}: cannot be created ({exc.strerror or exc})"
+        if reason is not None and reason not in _warned:
+            _warned.add(reason)
+            log.warning("not using the stage cache: %s", reason)
+        return reason is None
+
     def _paths(self, stage: str) -> tuple[Path, Path]:
         return self.directory / f"{stage}.bin", self.directory / f"{stage}.json"
 
     def get(self, stage: str, key: str) -> Entry | None:
         """The entry of *stage* made for *key*, if the files it read are unchanged too."""
         blob, record_file = self._paths(stage)
+        if not record_file.is_file() or not self._trusted(create=False):
+            return None
         try:
-            record = json.loads(record_file.read_text(encoding="utf-8"))
+            record = json.loads(trust.read(record_file).decode("utf-8"))
             if not isinstance(record, dict) or record.get("key") != key:
                 return None
             files = record.get("files", [])
             if files and files_digest(files) != record.get("files_digest"):
                 return None
-            data = blob.read_bytes()
+            data = trust.read(blob)
         except (OSError, ValueError):
             return None
         if record.get("sha256") != hashlib.sha256(data).hexdigest():
@@ -80,11 +99,9 @@ class StageCache:
         """Store *data* for *key*; *files*: inputs found while running (an entry whose files are gone is not kept)."""
         listed = sorted(set(files))
         files_hash = files_digest(listed) if listed else None
-        if listed and files_hash is None:
+        if listed and files_hash is None or not self._trusted(create=True):
             return
         blob, record_file = self._paths(stage)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        blob.write_bytes(data)
         record = {
             "key": key,
             "sha256": hashlib.sha256(data).hexdigest(),
@@ -92,4 +109,5 @@ class StageCache:
             "files_digest": files_hash,
             "meta": meta or {},
         }
-        record_file.write_text(json.dumps(record, indent=1), encoding="utf-8")
+        trust.write(blob, data)
+        trust.write(record_file, json.dumps(record, indent=1).encode())

@@ -17,11 +17,14 @@ import shlex
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import ToolchainError
 from ..log import get_logger
+from ..runtime import trust
 from ..runtime.paths import user_cache_dir
 from .process import run
 
@@ -123,12 +126,47 @@ def stable_zig_home(package_dir: Path, version: str) -> Path:
     path for every build, so zig run from there rebuilds wasi-libc every time. The copy
     is made of hard links where the file system allows (no extra disk), else of copies,
     once per zig version, and published with an atomic rename.
+
+    The build runs the compiler it finds there, so the copy is used only in a directory
+    that ``trust`` finds writable by nobody but the user. When it cannot be made or
+    trusted (no writable home, a shared cache directory), zig runs in place: slower, not
+    wrong. Staging directories left by a build killed while copying are removed once
+    they are an hour old.
     """
-    home = user_cache_dir() / "zig" / f"{version}-{sys.platform}-{platform.machine().lower()}"
-    if (home / _ZIG_COMPLETE).is_file():
-        return home
-    home.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{home.name}-", dir=home.parent))
+    try:
+        home = user_cache_dir() / "zig" / f"{version}-{sys.platform}-{platform.machine().lower()}"
+        reason = trust.make_private(home.parent)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: Path.home() without HOME or a passwd entry
+        reason = f"{getattr(exc, 'filename', None) or 'the cache directory'}: cannot be created ({_why(exc)})"
+    if reason is None:
+        _remove_stale_staging(home.parent)
+        zig = home / ("zig.exe" if sys.platform == "win32" else "zig")
+        if (home / _ZIG_COMPLETE).is_file():
+            reason = trust.untrusted(home) or trust.untrusted_file(zig)
+            if reason is None:
+                return home
+        else:
+            reason = _publish_copy(package_dir, home, version)
+    if reason is not None:
+        log.warning(
+            "not using a stable copy of zig: %s; running zig in place, where it rebuilds wasi-libc for each "
+            "isolated build (set XDG_CACHE_HOME to a private, writable directory to avoid that)",
+            reason,
+        )
+        return package_dir
+    return home
+
+
+def _why(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+
+
+def _publish_copy(package_dir: Path, home: Path, version: str) -> str | None:
+    """Copy *package_dir* to *home* through a staging directory; why not, if it fails."""
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{home.name}-", dir=home.parent))
+    except OSError as exc:
+        return f"{home.parent}: no room for a staging directory ({_why(exc)})"
     try:
         log.info("making a stable copy of zig %s at %s (once per version)", version, home)
         shutil.copytree(
@@ -146,11 +184,25 @@ def stable_zig_home(package_dir: Path, version: str) -> Path:
                 shutil.rmtree(home, ignore_errors=True)
                 os.rename(staging, home)
     except OSError as exc:
-        log.warning("could not copy zig to %s (%s); using it in place, uncached", home, exc)
-        return package_dir
+        return f"{home}: cannot be made ({_why(exc)})"
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return home
+    return None
+
+
+STALE_STAGING_SECONDS = 3600  # a copy takes seconds; one this old belongs to a killed build
+
+
+def _remove_stale_staging(directory: Path) -> None:
+    """Remove the staging directories (``.VERSION-*``) in *directory* not touched for an hour."""
+    now = time.time()
+    for staging in directory.glob(".*-*"):
+        try:
+            if staging.is_dir() and not staging.is_symlink() and now - staging.stat().st_mtime > STALE_STAGING_SECONDS:
+                log.info("removing %s, left by a build stopped while copying zig", staging)
+                shutil.rmtree(staging, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _link_or_copy(src: str, dst: str) -> str:
@@ -197,11 +249,17 @@ def _probe_wasm_opt(path: str) -> WasmOpt:
     """
     stat = os.stat(path)
     key = f"{os.path.realpath(path)}|{stat.st_mtime_ns}|{stat.st_size}"
-    record_file = user_cache_dir() / "wasm-opt-probes.json"
     try:
-        records = json.loads(record_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        records = {}
+        record_file: Path | None = user_cache_dir() / "wasm-opt-probes.json"
+    except RuntimeError:  # no home directory
+        record_file = None
+    records: Any = {}
+    # The flags it records become the build's: read it only from a directory nobody else can write.
+    if record_file is not None and record_file.parent.is_dir() and trust.untrusted(record_file.parent) is None:
+        try:
+            records = json.loads(trust.read(record_file).decode("utf-8"))
+        except (OSError, ValueError):
+            pass
     if not isinstance(records, dict):
         records = {}
     found = records.get(key)
@@ -210,8 +268,8 @@ def _probe_wasm_opt(path: str) -> WasmOpt:
     probed = _run_wasm_opt_probe(path)
     records[key] = {"version": probed.version, "features": sorted(probed.features)}
     try:
-        record_file.parent.mkdir(parents=True, exist_ok=True)
-        record_file.write_text(json.dumps(records, indent=1), encoding="utf-8")
+        if record_file is not None and trust.make_private(record_file.parent) is None:
+            trust.write(record_file, json.dumps(records, indent=1).encode())
     except OSError:
         pass
     return probed

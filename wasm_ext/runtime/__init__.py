@@ -18,6 +18,7 @@ the runtime it was generated for always match (``stubapi.require`` checks it).
     manifest         the build's record of a module (the build <-> runtime contract)
     layout           the name of every file a build writes
     module_cache     the per-user cache of modules compiled at run time
+    trust            whether a cache directory and its files could only be the user's
     exceptions, units, paths
 """
 

@@ -3,7 +3,10 @@
 Entries are named by everything that decides compatibility (sha256 of the ``.wasm``,
 target, wasmtime version, engine-config fingerprint) and each records the sha256 of its
 serialized bytes: the loader deserializes only bytes whose hash matches that record.
-The directory is created with mode 0700; any OS error just means "not cached".
+The directory is created with mode 0700, and it is used only while ``trust`` finds it,
+and every directory above it, writable by nobody but the user (entries are native code:
+another local user must not be able to plant one); otherwise nothing is cached, and the
+reason is logged once. Any OS error just means "not cached".
 """
 
 from __future__ import annotations
@@ -11,13 +14,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
+from . import trust
 from .paths import module_cache_dir
 
 log = logging.getLogger("wasm_ext.runtime")  # one name for every package's runtime copy
+_warned: set[str] = set()
+
+
+def _refuse(reason: str) -> None:
+    if reason not in _warned:
+        _warned.add(reason)
+        log.warning("not using the module cache: %s", reason)
 
 
 def entry_path(wasm_sha256: str, target: str | None, wasmtime_version: str, fingerprint: str) -> Path:
@@ -26,10 +35,16 @@ def entry_path(wasm_sha256: str, target: str | None, wasmtime_version: str, fing
 
 
 def load(path: Path) -> bytes | None:
-    """The cached bytes at *path* if their hash is the one recorded beside them."""
+    """The cached bytes at *path* if its directory is trusted and their hash is the one recorded beside them."""
+    if not path.parent.is_dir():
+        return None
+    reason = trust.untrusted(path.parent)
+    if reason is not None:
+        _refuse(reason)
+        return None
     try:
-        record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-        data = path.read_bytes()
+        record = json.loads(trust.read(path.with_suffix(".json")).decode("utf-8"))
+        data = trust.read(path)
     except (OSError, ValueError):
         return None
     if not isinstance(record, dict) or hashlib.sha256(data).hexdigest() != record.get("sha256"):
@@ -40,16 +55,11 @@ def load(path: Path) -> bytes | None:
 def store(path: Path, data: bytes) -> None:
     """Write *data* and its hash record atomically; failures are logged, never raised."""
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for part in (path, path.with_suffix(".json")):
-            content = data if part == path else json.dumps({"sha256": hashlib.sha256(data).hexdigest()}).encode()
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(content)
-                os.replace(tmp, part)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+        reason = trust.make_private(path.parent)
+        if reason is not None:
+            _refuse(reason)
+            return
+        trust.write(path, data)
+        trust.write(path.with_suffix(".json"), json.dumps({"sha256": hashlib.sha256(data).hexdigest()}).encode())
     except OSError as exc:
         log.debug("not caching the compiled module at %s: %s", path, exc)
