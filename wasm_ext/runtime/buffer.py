@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol, cast
 
+from .exceptions import not_picklable
+
 
 class _Memory(Protocol):
     """What a buffer needs of the instance it lives in (an :class:`~.instance.Instance`)."""
@@ -38,6 +40,12 @@ class WasmBuffer:
 
     def __len__(self) -> int:
         return self.nbytes
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise not_picklable(
+            f"a WasmBuffer ({self.nbytes} bytes)",
+            "pickle its contents (buffer.read()) and write them into a buffer allocated where they are used",
+        )
 
     def __repr__(self) -> str:
         state = "freed" if self.address == 0 else f"at {self.address:#x}"

@@ -1,4 +1,9 @@
-"""The exceptions of kernel calls; each names the kernel function."""
+"""The exceptions of kernel calls; each names the kernel function.
+
+Each pickles with its type, message and fields (``__reduce__`` passes the constructor's
+own arguments: ``BaseException`` pickling would pass the formatted message alone), so a
+trap in a process-pool worker reaches the parent as itself.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,11 @@ class KernelTrap(RuntimeError):
     def __init__(self, function: str, trap_code: str | None, message: str) -> None:
         self.function = function
         self.trap_code = trap_code
+        self.detail = message
         super().__init__(f"{function}: wasm trap ({trap_code or 'unknown'}): {message}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return type(self), (self.function, self.trap_code, self.detail), self.__dict__
 
 
 class KernelTimeout(KernelTrap):
@@ -31,3 +40,19 @@ class KernelTimeout(KernelTrap):
         RuntimeError.__init__(self, f"{function}: interrupted after the {timeout:g} s timeout")
         self.function = function
         self.trap_code = "interrupt"
+        self.detail = str(self)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return type(self), (self.function, self.timeout), self.__dict__
+
+
+def not_picklable(what: str, instead: str = "") -> TypeError:
+    """The error for pickling an object that lives in this process's wasm instances only."""
+    return TypeError(
+        f"cannot pickle {what}: it lives in a wasm instance of this process and means nothing in another; "
+        + (
+            instead
+            or "pass the module-level kernel functions and plain data between processes, and make sandboxes "
+            "where they are used (e.g. in a process pool's initializer)"
+        )
+    )

@@ -17,7 +17,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from .buffer import WasmBuffer
-from .exceptions import KernelError, KernelTimeout, KernelTrap
+from .exceptions import KernelError, KernelTimeout, KernelTrap, not_picklable
 from .instance import Instance
 from .layout import ModuleFiles
 from .sandbox import Limits
@@ -71,6 +71,10 @@ class KernelModule:
         self._stop_limits: Callable[[], None] | None = None
         self._every_instance: weakref.WeakSet[Instance] = weakref.WeakSet()  # all threads': close() ends them all
         _modules.add(self)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        what = f"a sandbox of {self.name}" if self.limits is not None else f"the kernel module of {self.name}"
+        raise not_picklable(what)
 
     def _reset_after_fork(self) -> None:
         self._loads.clear()
