@@ -196,6 +196,18 @@ def test_memory_error_when_malloc_fails(kernels: Any) -> None:
     assert kernels.checksum(b"abc") == zlib.adler32(b"abc")
 
 
+def test_one_block_is_under_2_gib_with_wasi_libc(built: Built) -> None:
+    """What the docs and the MemoryError say: wasi-libc's malloc hands out just under 2 GiB at most.
+
+    In an instance of its own (a sandbox), so the 2 GiB of address space is given back after.
+    """
+    with built.import_stub().sandbox() as sandbox:
+        with sandbox.alloc((1 << 31) - (64 << 20)) as big:  # virtual memory: nothing is touched
+            assert big.nbytes == (1 << 31) - (64 << 20)
+        with pytest.raises(MemoryError, match=r"2 GiB or more: wasi-libc's malloc, the default, never hands out"):
+            sandbox.alloc(1 << 31)
+
+
 # --- buffers --------------------------------------------------------------------------
 
 

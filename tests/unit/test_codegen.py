@@ -447,7 +447,7 @@ def test_buffer_must_be_contiguous(kernels: FakeKernels, export: str, value: obj
 def test_written_buffer_must_be_writable(kernels: FakeKernels, value: Any, type_name: str | None) -> None:
     if type_name is None:
         value.flags.writeable = False
-        type_name = "ndarray"
+        type_name = "numpy.ndarray"
     with pytest.raises(TypeError) as info:
         kernels["scale"](value, 2.0)
     assert str(info.value) == f"scale(): data is written by the kernel and must be writable, not {type_name}"

@@ -481,6 +481,29 @@ def test_64_bit_and_float_values_round_trip(kernels: Any, export: str, value: An
     assert result == expected and type(result) is type(expected)
 
 
+class _Lying(int):
+    """An int whose __int__ and __index__ say something else: its own value is what C gets, as with ctypes."""
+
+    def __int__(self) -> int:
+        return 99
+
+    def __index__(self) -> int:
+        return 98
+
+
+def test_an_int_subclass_is_passed_by_its_own_value(kernels: Any) -> None:
+    assert kernels.add(_Lying(5), 0) == 5 and kernels.echo_u64(_Lying(7)) == 7
+    assert kernels.echo_f64(_Lying(3)) == 3.0
+
+
+def test_numpy_scalars_follow_pythons_integer_rule(kernels: Any) -> None:
+    np = pytest.importorskip("numpy")
+    assert kernels.add(np.int8(-3), np.uint64(5)) == 2 and kernels.add(True, False) == 1
+    text = message(lambda: kernels.add(np.True_, 1), TypeError)
+    assert text == f"add(): a must be an int, not numpy.{type(np.True_).__qualname__}"  # no __index__: numpy's choice
+    assert kernels.echo_f64(np.float32(0.5)) == 0.5
+
+
 def test_special_floats_and_wrapping_ints(kernels: Any) -> None:
     assert math.isnan(kernels.echo_f64(math.nan))
     assert math.copysign(1.0, kernels.echo_f64(-0.0)) == -1.0
@@ -498,6 +521,15 @@ ARGUMENT_ERRORS = [
     ("echo_f64", ("x",), TypeError, "echo_f64(): x must be a float, not str"),
     ("length", (5,), TypeError, "length(): text must be str or bytes, not int"),
     ("length", ("a\0b",), ValueError, "length(): text must not contain NUL characters"),
+    (
+        "length",
+        ("a\udcffb",),
+        ValueError,
+        (
+            "length(): text cannot be encoded as UTF-8: surrogates not allowed at index 1 ('\\udcff'); "
+            "pass bytes, or encode it yourself (e.g. errors='surrogateescape')"
+        ),
+    ),
     (
         "byte_sum",
         (5,),
@@ -528,6 +560,18 @@ def test_bad_arguments_name_the_kernel_and_parameter(
 
 
 # --- buffers --------------------------------------------------------------------------------
+
+
+def test_a_buffer_of_python_objects_is_refused(kernels: Any) -> None:
+    """Before: a numpy object array passed as uint8 handed the kernel the PyObject pointers' bytes."""
+    np = pytest.importorskip("numpy")
+    objects = np.array([1, 2, 3], dtype=object)
+    assert message(lambda: kernels.byte_sum(objects), TypeError) == (
+        "byte_sum(): data must hold plain data (numbers or bytes), not items of format 'O' "
+        "(Python objects or pointers mean nothing inside the kernel's memory)"
+    )
+    assert kernels.byte_sum(np.array([1, 2, 3], dtype=np.uint8)) == 6
+    assert kernels.byte_sum(np.zeros(2, dtype=[("a", "u1"), ("b", "u1")])) == 0  # plain structured data is fine
 
 
 @pytest.mark.parametrize("size", [0, 1, 16, SCRATCH_BYTES - 1, SCRATCH_BYTES, SCRATCH_BYTES + 1, 3 * MIB])
@@ -732,11 +776,17 @@ def test_wasm_buffer_is_invalid_after_a_trap(kernels: Any) -> None:
     assert kernels.live() == live and buf.address == 0
 
 
-@pytest.mark.parametrize("nbytes", [-1, 1.5, "8"])
-def test_alloc_size_must_be_a_non_negative_int(kernels: Any, nbytes: Any) -> None:
-    assert message(lambda: kernels.alloc(nbytes), ValueError) == (
-        f"alloc(): nbytes must be a non-negative int, got {nbytes!r}"
-    )
+def test_alloc_size_must_be_a_non_negative_int(kernels: Any) -> None:
+    assert message(lambda: kernels.alloc(-1), ValueError) == "alloc(): nbytes must be a non-negative int, got -1"
+    assert message(lambda: kernels.alloc(1.5), TypeError) == "alloc(): nbytes must be an int, not float"
+    assert message(lambda: kernels.alloc("8"), TypeError) == "alloc(): nbytes must be an int, not str"
+
+
+def test_alloc_takes_integers_by_the_rule_of_integer_parameters(kernels: Any) -> None:
+    np = pytest.importorskip("numpy")
+    with kernels.alloc(np.int64(8)) as buf, kernels.alloc(True) as one:  # bool is an int, as in Python
+        assert (buf.nbytes, type(buf.nbytes), one.nbytes) == (8, int, 1)
+    assert message(lambda: kernels.alloc(np.True_), TypeError).startswith("alloc(): nbytes must be an int, not numpy.")
 
 
 def test_wasm_buffer_of_the_wrong_item_size(kernels: Any) -> None:
@@ -900,3 +950,13 @@ def test_stub_of_another_runtime_version_fails_at_import(package: Package, versi
         "one build; rebuild the package"
     )
     package.runtime("stubapi").require(RUNTIME_VERSION, "any.stub")  # the matching version passes
+
+
+def test_a_request_of_2_gib_or_more_says_why_it_failed(kernels: Any) -> None:
+    assert message(lambda: kernels.alloc(1 << 31), MemoryError) == (
+        f"alloc(): the wasm module could not allocate {1 << 31} bytes "
+        "(2 GiB or more: wasi-libc's malloc, the default, never hands out one block that large)"
+    )
+    assert message(lambda: kernels.alloc((1 << 31) - 1), MemoryError) == (
+        f"alloc(): the wasm module could not allocate {(1 << 31) - 1} bytes"  # this module's malloc: 32 MiB at most
+    )

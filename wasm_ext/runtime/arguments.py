@@ -3,6 +3,13 @@
 The fast path of a stub checks ``type(x) is int`` and the range inline; everything that
 needs a message or a conversion comes here, so errors always name the kernel function
 and the parameter.
+
+Integers follow one rule, Python's own (``operator.index``), as ctypes does: an integer
+parameter (and ``alloc``'s size) takes ``int``, its subclasses by their own value
+(``bool`` included: ``True`` is 1; an overridden ``__int__`` is not consulted), and
+objects with ``__index__`` (numpy integers). It refuses what Python does not count as an
+integer: floats, and ``numpy.bool_`` (numpy gives it no ``__index__``; pass ``bool(x)``).
+A C ``bool`` parameter takes any object's truth value, as ``if x:`` does.
 """
 
 from __future__ import annotations
@@ -13,14 +20,20 @@ from typing import Any
 from .buffer import WasmBuffer
 
 
+def _type(value: Any) -> str:
+    """The type's name, qualified outside the builtins (``numpy.bool``, not a bare ``bool``)."""
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
 def check_int(value: Any, function: str, name: str) -> int:
-    """*value* as an int if it is one (``bool`` and other int subclasses included)."""
+    """*value* as an exact int, by the rule in the module docstring."""
     if isinstance(value, int):
-        return int(value)
+        return int.__index__(value)  # the int's own value, whatever the subclass overrides
     try:
         return operator.index(value)  # numpy integers and other __index__ types
     except TypeError:
-        raise TypeError(f"{function}(): {name} must be an int, not {type(value).__name__}") from None
+        raise TypeError(f"{function}(): {name} must be an int, not {_type(value)}") from None
 
 
 def check_float(value: Any, function: str, name: str) -> float:
@@ -31,7 +44,7 @@ def check_float(value: Any, function: str, name: str) -> float:
     except OverflowError:
         raise OverflowError(f"{function}(): {name} is too large to convert to a float") from None
     except (AttributeError, TypeError, ValueError):
-        raise TypeError(f"{function}(): {name} must be a float, not {type(value).__name__}") from None
+        raise TypeError(f"{function}(): {name} must be a float, not {_type(value)}") from None
 
 
 def overflow(function: str, name: str, value: int, ctype: str, lo: int, hi: int) -> OverflowError:
@@ -57,11 +70,14 @@ def in_buffer(value: Any, itemsize: int, writable: bool, function: str, name: st
     except TypeError:
         raise TypeError(
             f"{function}(): {name} must be a buffer (bytes, bytearray, memoryview, array, numpy array, ...), "
-            f"not {type(value).__name__}"
+            f"not {_type(value)}"
         ) from None
     if writable and view.readonly:
+        raise TypeError(f"{function}(): {name} is written by the kernel and must be writable, not {_type(value)}")
+    if not plain_data(view.format):
         raise TypeError(
-            f"{function}(): {name} is written by the kernel and must be writable, not {type(value).__name__}"
+            f"{function}(): {name} must hold plain data (numbers or bytes), not items of format {view.format!r} "
+            "(Python objects or pointers mean nothing inside the kernel's memory)"
         )
     if not view.c_contiguous:
         raise ValueError(f"{function}(): {name} must be a C-contiguous buffer")
@@ -71,12 +87,23 @@ def in_buffer(value: Any, itemsize: int, writable: bool, function: str, name: st
     return flat, flat.nbytes
 
 
+def plain_data(fmt: str) -> bool:
+    """False for struct formats holding Python objects (``O``) or pointers (``P``, ``&``)."""
+    return not any(code in fmt for code in "OP&")
+
+
 def in_string(value: Any, function: str, name: str) -> tuple[bytes, int]:
     """A ``str`` (UTF-8) or ``bytes`` argument for ``const char *``, NUL-terminated."""
     if isinstance(value, str):
-        value = value.encode("utf-8")
+        try:
+            value = value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"{function}(): {name} cannot be encoded as UTF-8: {exc.reason} at index {exc.start} "
+                f"({value[exc.start : exc.end]!r}); pass bytes, or encode it yourself (e.g. errors='surrogateescape')"
+            ) from None
     elif not isinstance(value, (bytes, bytearray)):
-        raise TypeError(f"{function}(): {name} must be str or bytes, not {type(value).__name__}")
+        raise TypeError(f"{function}(): {name} must be str or bytes, not {_type(value)}")
     if b"\0" in value:
         raise ValueError(f"{function}(): {name} must not contain NUL characters")
     data = bytes(value) + b"\0"

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 SCRATCH_BYTES = 64 * 1024  # per instance; larger buffer arguments get their own malloc
 MAX_ALLOCATION = (1 << 32) - (1 << 16)  # 4 GiB of wasm32 memory, less one page
+# wasi-libc's malloc (dlmalloc) grows the heap only by less than half the address space at
+# a time (its sbrk increment is signed), so with it one block is always under 2 GiB; a
+# module with its own malloc may do better, so the request still goes to malloc.
+LIBC_MALLOC_LIMIT = "2 GiB or more: wasi-libc's malloc, the default, never hands out one block that large"
 
 
 class Owner(Protocol):
@@ -108,7 +112,8 @@ class Instance:
         address = self._call_allocator("malloc", max(nbytes, 1), function)
         if address == 0:
             self.owner.allocation_failed()
-            raise MemoryError(f"{function}(): the wasm module could not allocate {nbytes} bytes")
+            why = f" ({LIBC_MALLOC_LIMIT})" if nbytes >= 1 << 31 else ""
+            raise MemoryError(f"{function}(): the wasm module could not allocate {nbytes} bytes{why}")
         if address + nbytes > 1 << 32:
             self.free(address)
             self.owner.allocation_failed()

@@ -16,6 +16,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
+from .arguments import check_int
 from .buffer import WasmBuffer
 from .exceptions import KernelError, KernelTimeout, KernelTrap, not_picklable
 from .instance import Instance
@@ -178,7 +179,8 @@ class KernelModule:
 
     def alloc(self, nbytes: int) -> WasmBuffer:
         """A buffer of *nbytes* inside this thread's instance (see :class:`WasmBuffer`)."""
-        if not isinstance(nbytes, int) or nbytes < 0:
+        nbytes = check_int(nbytes, "alloc", "nbytes")  # the rule of integer parameters
+        if nbytes < 0:
             raise ValueError(f"alloc(): nbytes must be a non-negative int, got {nbytes!r}")
         inst = self.instance()
         return WasmBuffer(inst, inst.malloc(nbytes, "alloc"), nbytes)
