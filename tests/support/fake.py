@@ -236,12 +236,14 @@ class FakeKernels:
 
     # what the stub's factory is given
 
-    def bind(self, export: str) -> Any:
-        self.binds.append(export)
+    def bind(self, export: str, nested: bool) -> Any:
+        """As ``KernelModule.bind``: a *nested* binding is the call's own, not kept."""
+        self.binds.append(f"{export} (nested)" if nested else export)
         model = self.models[export]
         binding = self.binding_type(self.instance, max(len(model.wasm_params), len(model.wasm_results), 1))
         binding.call = lambda: self._call(export, binding)
-        setattr(self.tls, export, binding)
+        if not nested:
+            setattr(self.tls, export, binding)
         return binding
 
     def fail(self, export: str, binding: Any, error: int) -> NoReturn:

@@ -149,7 +149,7 @@ def test_scalar_lands_in_its_view_at_its_slot(stub: GeneratedStub, kernels: Fake
     view = VIEWS[kind]
     slot = f"_b.{view}[{SLOT3_INDEX[view]}]"
     line = f"{slot} = 1 if x else 0" if kind == "bool" else f"{slot} = x"
-    assert f"\n        {line}\n" in kernel_source(stub.py, f"fourth_{kind}")
+    assert f"\n            {line}\n" in kernel_source(stub.py, f"fourth_{kind}")
     value: Any = {"bool": True, "f32": -2.5, "f64": math.pi}.get(kind, INT_RANGES.get(kind, (0, 0))[1])
     assert kernels[f"fourth_{kind}"](-7, -(2**40), 0.25, value) is None
     (call,) = kernels.calls
@@ -275,7 +275,7 @@ def test_bool_parameter_passes_truthiness(kernels: FakeKernels, value: object, r
 def test_several_parameters_take_consecutive_slots(stub: GeneratedStub, kernels: FakeKernels) -> None:
     source = kernel_source(stub.py, "mix")
     expected = ["_b.i32[0] = a", "_b.f64[2] = b", "_b.u32[8] = 1 if c else 0", "_b.u64[6] = d", "_b.f32[16] = e"]
-    assert all(f"\n        {line}\n" in source for line in [*expected, "_b.i32[20] = g"])
+    assert all(f"\n            {line}\n" in source for line in [*expected, "_b.i32[20] = g"])
     kernels.program("mix", result=0.5)
     assert kernels["mix"](-128, 2.5, [1], 2**64 - 1, 1.5, -32768) == 0.5
     (call,) = kernels.calls

@@ -61,9 +61,28 @@ class Binding:
     ``pending`` is where engines that catch exceptions keep the failure until then.
     ``instance`` is the :class:`~.instance.Instance` the binding belongs to (stubs stage
     buffer arguments through it).
+
+    ``busy`` is true from the first slot written to the last one read. Python code can run
+    inside a call on the same thread (a signal handler, a ``__del__`` the garbage collector
+    runs, a weakref callback), and a kernel called there must not overwrite the outer
+    call's slots: it finds the binding busy and asks for one of its own.
     """
 
-    __slots__ = ("call", "explain", "f32", "f64", "i32", "i64", "instance", "pending", "raw", "trap", "u32", "u64")
+    __slots__ = (
+        "busy",
+        "call",
+        "explain",
+        "f32",
+        "f64",
+        "i32",
+        "i64",
+        "instance",
+        "pending",
+        "raw",
+        "trap",
+        "u32",
+        "u64",
+    )
 
     def __init__(self, instance: Any, slots: int) -> None:
         raw = (ctypes.c_byte * (SLOT_BYTES * max(slots, 1)))()
@@ -80,6 +99,7 @@ class Binding:
         self.call: Callable[[], int] = _never_bound
         self.explain: Explain = _no_failure
         self.pending: object = None
+        self.busy = False
 
     def slot(self, wasm_type: str, position: int) -> tuple[Any, int]:
         """(view, index) of slot *position* holding a value of *wasm_type* (for engines that convert)."""

@@ -68,12 +68,15 @@ class Instance:
         self._scratch = 0  # a scratch area for small buffer arguments: no malloc/free per call
         self._scratch_used = 0
 
-    def binding(self, export: str) -> Binding:
-        found = self._bindings.get(export)
+    def binding(self, export: str, nested: bool = False) -> Binding:
+        """The binding of *export*, kept; *nested*: a new one for a call inside a call (see ``Binding.busy``)."""
+        found = None if nested else self._bindings.get(export)
         if found is None:
             if export not in self.native.exports:
                 raise KernelError(f"{self.owner.name}: the wasm module has no function {export!r}")
-            found = self._bindings[export] = self.native.bind(export, self)
+            found = self.native.bind(export, self)
+            if not nested:
+                self._bindings[export] = found
         return found
 
     def close(self, refusal: str | None = None) -> None:
@@ -95,11 +98,17 @@ class Instance:
 
     def _call_allocator(self, export: str, value: int, function: str) -> int:
         b = self.binding(export)
-        b.u32[0] = value
-        error = b.call()
-        if error or b.trap[0]:
-            self.owner.fail(function, b, error)
-        return int(b.u32[0])
+        if b.busy:
+            b = self.binding(export, nested=True)
+        b.busy = True
+        try:
+            b.u32[0] = value
+            error = b.call()
+            if error or b.trap[0]:
+                self.owner.fail(function, b, error)
+            return int(b.u32[0])
+        finally:
+            b.busy = False
 
     def malloc(self, nbytes: int, function: str) -> int:
         if "malloc" not in self.native.exports:
@@ -157,7 +166,11 @@ class Instance:
         padded = (nbytes + 15) & ~15
         if self._scratch_used + padded <= SCRATCH_BYTES:
             if not self._scratch:
-                self._scratch = self.malloc(SCRATCH_BYTES, function)
+                scratch = self.malloc(SCRATCH_BYTES, function)
+                if self._scratch:  # a nested call made one meanwhile
+                    self.free(scratch)
+                else:
+                    self._scratch = scratch
             address = self._scratch + self._scratch_used
             self._scratch_used += padded
         else:
@@ -178,8 +191,11 @@ class Instance:
         """End of a call: give back what :meth:`stage` took for *source*."""
         if not address or self.dead or isinstance(source, WasmBuffer):
             return
-        if self._scratch <= address < self._scratch + SCRATCH_BYTES:
-            self._scratch_used = 0  # calls do not nest: the whole scratch area is free again
+        offset = address - self._scratch
+        if self._scratch and 0 <= offset < SCRATCH_BYTES:
+            # A stack: a call nested in this one (from a signal handler or __del__) staged
+            # above this call's buffers and is over by now; whatever lies from here up is free.
+            self._scratch_used = min(self._scratch_used, offset)
         else:
             self.free(address)
 

@@ -130,11 +130,15 @@ class KernelModule:
         return self._engine
 
     def _load(self) -> Loaded:
-        engine, root = self.engine(), self._root
-        with root._lock:
-            loaded = root._loads.get(engine)
-            if loaded is None:
-                loaded = root._loads[engine] = engine.load(self.files, self.name)
+        _start_loading(self.name)
+        try:
+            engine, root = self.engine(), self._root
+            with root._lock:
+                loaded = root._loads.get(engine)
+                if loaded is None:
+                    loaded = root._loads[engine] = engine.load(self.files, self.name)
+        finally:
+            _this_thread.loading = False
         self.loaded_from = loaded.loaded_from
         return loaded
 
@@ -145,16 +149,26 @@ class KernelModule:
             raise KernelError(f"{self.name}: the sandbox was closed")
         inst: Instance | None = getattr(self._instances, "instance", None)
         if inst is None:
-            native = self.engine().instantiate(self._load(), self, wasi=self.wasi, limits=self.limits)
-            inst = self._instances.instance = Instance(self, native)
-            if self.limits is not None:
-                self._every_instance.add(inst)
+            loaded = self._load()
+            _start_loading(self.name)
+            try:
+                native = self.engine().instantiate(loaded, self, wasi=self.wasi, limits=self.limits)
+                inst = self._instances.instance = Instance(self, native)
+                if self.limits is not None:
+                    self._every_instance.add(inst)
+            finally:
+                _this_thread.loading = False
         return inst
 
-    def bind(self, export: str) -> Binding:
-        """This thread's binding for *export* (made on first use, then kept in :attr:`local`)."""
-        binding = self.instance().binding(export)
-        setattr(self.local, export, binding)
+    def bind(self, export: str, nested: bool) -> Binding:
+        """This thread's binding for *export* (made on first use, then kept in :attr:`local`).
+
+        *nested*: the thread's binding is busy with a call that this one interrupted (see
+        ``Binding.busy``): a binding of its own, used once.
+        """
+        binding = self.instance().binding(export, nested)
+        if not nested:
+            setattr(self.local, export, binding)
         return binding
 
     def discard_instance(self) -> None:
@@ -184,6 +198,26 @@ class KernelModule:
             raise ValueError(f"alloc(): nbytes must be a non-negative int, got {nbytes!r}")
         inst = self.instance()
         return WasmBuffer(inst, inst.malloc(nbytes, "alloc"), nbytes)
+
+
+_this_thread = threading.local()  # .loading: this thread is loading or instantiating a module
+
+
+def _start_loading(name: str) -> None:
+    """Refuse a kernel call that interrupts this thread's loading of a module, instead of deadlocking.
+
+    A signal handler, ``__del__`` or weakref callback can run between any two bytecodes,
+    also while the first call imports wasmtime, makes the engine or deserializes under the
+    locks: a call from there would wait for a lock its own thread holds, or see a
+    half-imported wasmtime. Raised in the interrupting code; the outer load goes on.
+    The caller resets ``_this_thread.loading`` in a ``finally``.
+    """
+    if getattr(_this_thread, "loading", False):
+        raise KernelError(
+            f"{name}: called while this thread was loading a wasm module (from a signal handler, __del__ or "
+            "a weakref callback that interrupted it); make a first call before such code can run"
+        )
+    _this_thread.loading = True
 
 
 def _after_fork_in_child() -> None:

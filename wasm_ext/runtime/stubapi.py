@@ -19,7 +19,7 @@ from .sandbox import WasiGrants
 if TYPE_CHECKING:  # stubs use it only in annotations: ctypes waits for the first call
     from .binding import Binding as Binding  # noqa: PLC0414 - an explicit re-export, for mypy --strict
 
-RUNTIME_VERSION = "4"
+RUNTIME_VERSION = "5"
 
 __all__ = [
     "RUNTIME_VERSION",
