@@ -19,7 +19,7 @@ from setuptools.command.build_ext import build_ext as _setuptools_build_ext
 from setuptools.command.install import install as _setuptools_install
 
 from .config import extensions_from_pyproject, load_pyproject
-from .errors import ConfigError
+from .errors import ConfigError, reraise_explained
 from .extension import WasmExtension
 from .log import get_logger
 
@@ -93,19 +93,22 @@ def _make_build_ext(base: type[_setuptools_build_ext]) -> type[_setuptools_build
         def _build_wasm(self, ext: WasmExtension) -> None:
             build_dir = self._wasm_package_dir(ext, inplace=False)
             log.info("building wasm extension %s", ext.name)
-            result = build_extension(
-                ext,
-                source_root=Path(self.distribution.src_root or os.curdir),
-                package_dir=build_dir,
-                temp_dir=Path(self.build_temp) / "wasm" / ext.name,
-            )
-            log.info("built %s in %.2f s: %d bytes", ext.name, result.seconds, result.size)
-            if self.inplace:
-                source_dir = self._wasm_package_dir(ext, inplace=True)
-                for path in result.outputs:
-                    target = source_dir / path.relative_to(build_dir)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(path, target)
+            try:
+                result = build_extension(
+                    ext,
+                    source_root=Path(self.distribution.src_root or os.curdir),
+                    package_dir=build_dir,
+                    temp_dir=Path(self.build_temp) / "wasm" / ext.name,
+                )
+                log.info("built %s in %.2f s: %d bytes", ext.name, result.seconds, result.size)
+                if self.inplace:
+                    source_dir = self._wasm_package_dir(ext, inplace=True)
+                    for path in result.outputs:
+                        target = source_dir / path.relative_to(build_dir)
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(path, target)
+            except OSError as exc:  # a full disk or TMPDIR, a read-only tree: say which, and what to do
+                reraise_explained(exc, ext.name)
 
         def _wasm_package_dir(self, ext: WasmExtension, *, inplace: bool) -> Path:
             if inplace:

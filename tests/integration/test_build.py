@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -12,7 +17,14 @@ import pytest
 from support.building import Built
 
 from wasm_ext.builder import wasm_binary
-from wasm_ext.errors import ConfigError, SignatureError, SizeLimitError, ToolchainError, WasmCompileError
+from wasm_ext.errors import (
+    BuildEnvironmentError,
+    ConfigError,
+    SignatureError,
+    SizeLimitError,
+    ToolchainError,
+    WasmCompileError,
+)
 
 KERNELS = """
 #include <stdint.h>
@@ -269,3 +281,36 @@ def test_auto_wasm_opt_missing_warns_and_ships_unoptimized(
     built = build_c(KERNELS)
     assert built.result.size == built.result.size_before_opt
     assert "wasm-opt not found, shipping the unoptimized module" in caplog.text
+
+
+@pytest.fixture
+def full_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The temporary directory on a real 64 KiB file system with one page left (needs mount: root here)."""
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(tiny)]
+    mounted = subprocess.run(mount, capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        (tiny / "filler").write_bytes(b"\0" * (60 << 10))
+        monkeypatch.setattr(tempfile, "tempdir", str(tiny))
+        yield tiny
+    finally:
+        subprocess.run(["umount", str(tiny)], check=False)
+
+
+def test_a_full_tmpdir_names_itself_and_the_variable(build_c: Callable[..., Built], full_tmpdir: Path) -> None:
+    """Before: a bare ``[Errno 28] No space left on device`` (wasm-opt's input is written to TMPDIR)."""
+    if shutil.which("wasm-opt") is None and not os.environ.get("WASM_OPT"):
+        pytest.skip("wasm-opt is what writes to TMPDIR")
+    source = "#include <wasm_ext.h>\nstatic const char table[32768] = {1};\n"
+    source += "WASM_EXPORT int at(int i) { return table[i & 32767]; }\n"
+    with pytest.raises(BuildEnvironmentError) as info:
+        build_c(source, fresh=True)
+    message = str(info.value)
+    assert (
+        f"cannot write {full_tmpdir}/" in message
+        and "(the temporary directory): no space left on the device" in message
+    )
+    assert message.endswith(f"free space in {full_tmpdir} or set TMPDIR to a directory with room")

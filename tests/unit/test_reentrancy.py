@@ -218,4 +218,3 @@ def test_signals_during_the_first_call_neither_hang_nor_crash(
         "handler, __del__ or a weakref callback that interrupted it); make a first call before such code can run"
     )
     assert set(outcomes) <= {"ok", refusal} and outcomes, proc.stdout
-

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import WasmCompileError
 from ..log import get_logger
+from .outputs import write
 from .process import run
 from .toolchain import WasmOpt
 
@@ -69,7 +70,7 @@ def optimize(plan: BuildPlan, wasm_opt: WasmOpt, compiled: CompiledModule) -> by
     flags = feature_flags(compiled.features, wasm_opt)
     with tempfile.TemporaryDirectory(prefix="wasm-ext-opt-") as tmp:
         src, dst = Path(tmp, "in.wasm"), Path(tmp, "out.wasm")
-        src.write_bytes(compiled.named)
+        write(src, compiled.named)
         run(
             [*wasm_opt.argv, "-g", f"-{plan.opt_level}", *flags, str(src), "-o", str(dst)],
             error=WasmCompileError,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
+from ..errors import reraise_explained
 from ..extension import WasmExtension
 from ..log import get_logger
 from ..runtime import wasmtime_engine
@@ -40,7 +41,10 @@ class BuildResult:
 
 def build_extension(ext: WasmExtension, *, source_root: Path, package_dir: Path, temp_dir: Path) -> BuildResult:
     """Build *ext* from sources under *source_root* into *package_dir* (the stub's directory)."""
-    return build(make_plan(ext, source_root=source_root, package_dir=package_dir, temp_dir=temp_dir))
+    try:
+        return build(make_plan(ext, source_root=source_root, package_dir=package_dir, temp_dir=temp_dir))
+    except OSError as exc:  # a full disk or TMPDIR, a read-only tree: say which, and what to do
+        reraise_explained(exc, ext.name)
 
 
 def build(plan: BuildPlan) -> BuildResult:
