@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import stat
+import tempfile
 import time
 from pathlib import Path
 
@@ -229,3 +230,37 @@ def test_stale_staging_directories_are_removed(monkeypatch: pytest.MonkeyPatch, 
     os.utime(stale, (old, old))
     assert toolchain.stable_zig_home(package, "9.9.9") == home
     assert not stale.exists() and fresh.is_dir()  # another build may be copying right now
+
+
+def test_zig_gets_a_private_cache_when_home_cannot_hold_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: zig failed with 'unable to open global cache directory' under an unusable HOME."""
+    monkeypatch.delenv("ZIG_GLOBAL_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(Path(os.devnull) / "cache"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="wasm_ext"):
+        env = toolchain._zig_cache_env()
+    fallback = tmp_path / f"setuptools-wasm-zig-cache-{os.getuid()}"
+    assert env == (("ZIG_GLOBAL_CACHE_DIR", str(fallback)),) and stat.S_IMODE(fallback.stat().st_mode) == 0o700
+    assert _warnings(caplog) == [
+        (
+            f"wasm-ext: zig's cache directory: {Path(os.devnull) / 'cache' / 'zig'} cannot be used (Not a directory); "
+            f"using {fallback} (set ZIG_GLOBAL_CACHE_DIR to choose one)"
+        )
+    ]
+    monkeypatch.setenv("ZIG_GLOBAL_CACHE_DIR", str(tmp_path / "mine"))
+    assert toolchain._zig_cache_env() == ()  # the user's choice is zig's business
+
+
+def test_no_usable_cache_for_zig_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("ZIG_GLOBAL_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(Path(os.devnull) / "cache"))
+    shared = tmp_path / "shared-tmp"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)  # not sticky: anyone could swap the fallback for their own
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    with pytest.raises(
+        ToolchainError, match=r"zig needs a cache directory: .*writable by others.*ZIG_GLOBAL_CACHE_DIR"
+    ):
+        toolchain._zig_cache_env()

@@ -83,6 +83,7 @@ def dump_ast(compiler: Compiler, source: Path, flags: Sequence[str], *, module: 
         [*compiler.ast, *flags, "-Xclang", "-ast-dump=json", "-fsyntax-only", str(source)],
         error=WasmCompileError,
         what=f"{module}: reading C declarations of {source}",
+        env=compiler.environment(),
     )
     try:
         tree: dict[str, Any] = json.loads(proc.stdout)

@@ -78,7 +78,12 @@ def compile_module(plan: BuildPlan, functions: Sequence[Function], user_defined:
         str(output),
     ]
     module = plan.name
-    run(argv, error=WasmCompileError, what=f"{module}: compiling {', '.join(str(s) for s in plan.sources)}")
+    run(
+        argv,
+        error=WasmCompileError,
+        what=f"{module}: compiling {', '.join(str(s) for s in plan.sources)}",
+        env=plan.compiler.environment(),
+    )
     raw = output.read_bytes()
     try:
         parsed = wasm_binary.parse(raw)

@@ -53,9 +53,14 @@ class Compiler:
     cc: tuple[str, ...]  # prefix of a compile-and-link command line
     ast: tuple[str, ...]  # prefix of a command line that prints clang's JSON AST
     version: str
+    env: tuple[tuple[str, str], ...] = ()  # variables the compiler needs beyond the build's own
 
     def describe(self) -> str:
         return f"{self.kind} ({self.version})"
+
+    def environment(self) -> dict[str, str] | None:
+        """The environment to run the compiler in (``None``: the build's own)."""
+        return {**os.environ, **dict(self.env)} if self.env else None
 
 
 @dataclass(frozen=True)
@@ -103,19 +108,51 @@ def _ziglang() -> Compiler:
     home = stable_zig_home(Path(ziglang.__file__).resolve().parent, version)
     zig = str(home / ("zig.exe" if sys.platform == "win32" else "zig"))
     cc = (zig, "cc", "-target", "wasm32-wasi")
+    env = _zig_cache_env()
     # `zig cc` exits 1 after dumping an AST, so the AST comes from zig's bundled clang,
     # given the exact header search path zig cc uses (read from `-v`).
     probe = run(
         [*cc, "-E", "-v", "-x", "c", os.devnull, "-o", os.devnull],
         error=ToolchainError,
         what="zig cc header search path probe",
+        env={**os.environ, **dict(env)} if env else None,
     )
     includes = _include_dirs_from_verbose(probe.stderr)
     ast: tuple[str, ...] = (zig, "clang", "--target=wasm32-wasip1", "-nostdinc")
     for include in includes:
         ast += ("-isystem", include)
     log.info("compiler: zig %s (%s)", version, zig)
-    return Compiler("ziglang", cc, ast, f"zig {version}")
+    return Compiler("ziglang", cc, ast, f"zig {version}", env)
+
+
+def _zig_cache_env() -> tuple[tuple[str, str], ...]:
+    """``ZIG_GLOBAL_CACHE_DIR`` for zig when its own default cannot be made (no writable home).
+
+    zig keeps the wasi-libc it builds, which is linked into every module, in that cache,
+    so the fallback is a directory below TMPDIR that only this user can write.
+    """
+    if os.environ.get("ZIG_GLOBAL_CACHE_DIR", "").strip() or sys.platform == "win32":
+        return ()
+    try:
+        default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zig"
+        default.mkdir(parents=True, exist_ok=True)
+        if os.access(default, os.W_OK):
+            return ()
+        problem = f"{default} is not writable"
+    except (OSError, RuntimeError) as exc:  # RuntimeError: no home directory at all
+        problem = f"{getattr(exc, 'filename', None) or 'the home directory'} cannot be used ({_why(exc)})"
+    fallback = Path(tempfile.gettempdir()) / f"setuptools-wasm-zig-cache-{os.getuid()}"
+    try:
+        reason = trust.make_private(fallback)
+    except OSError as exc:
+        reason = f"{fallback}: cannot be created ({_why(exc)})"
+    if reason is not None:
+        raise ToolchainError(
+            f"zig needs a cache directory: {problem}, and {reason}. Set ZIG_GLOBAL_CACHE_DIR "
+            "(or XDG_CACHE_HOME) to a directory you can write."
+        )
+    log.warning("zig's cache directory: %s; using %s (set ZIG_GLOBAL_CACHE_DIR to choose one)", problem, fallback)
+    return (("ZIG_GLOBAL_CACHE_DIR", str(fallback)),)
 
 
 def stable_zig_home(package_dir: Path, version: str) -> Path:
