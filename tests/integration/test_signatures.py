@@ -206,7 +206,27 @@ def test_other_names_do_not_pair(build_c: Callable[..., Built]) -> None:
 
 def test_reserved_export_names(build_c: Callable[..., Built]) -> None:
     source = "#include <wasm_ext.h>\nWASM_EXPORT int alloc(int n) { return n; }\n"
-    with pytest.raises(SignatureError, match=r"exported as 'alloc', a name the stub reserves"):
+    with pytest.raises(SignatureError, match=r"exported as 'alloc', a name the generated stub itself uses"):
+        build_c(source)
+
+
+def test_swapped_export_names_call_the_right_functions(build_c: Callable[..., Built]) -> None:
+    """Before: both kernels were bound to one export, so one Python name called the other C function."""
+    source = """
+    __attribute__((export_name("second"))) int first(void) { return 1; }
+    __attribute__((export_name("first"))) int second(void) { return 2; }
+    """
+    kernels = build_c(source).import_stub()
+    assert (kernels.second(), kernels.first()) == (1, 2)  # each Python name is its export's C function
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [("_private", "a name starting with '_'"), ("int", "a name the generated stub itself uses")],
+)
+def test_export_names_that_would_break_the_stub(build_c: Callable[..., Built], name: str, why: str) -> None:
+    source = f'__attribute__((export_name("{name}"))) int f(int x) {{ return x; }}\n'
+    with pytest.raises(SignatureError, match=rf"the kernel f\(\) would be exported as '{name}', {why}"):
         build_c(source)
 
 

@@ -42,7 +42,7 @@ from wasm_ext.builder import codegen
 from wasm_ext.builder.c_ast import RawFunction, RawParam
 from wasm_ext.builder.mapping import map_function
 from wasm_ext.builder.model import Function
-from wasm_ext.builder.stubgen import RESERVED_NAMES, render
+from wasm_ext.builder.stubgen import render, reserved_names
 from wasm_ext.errors import SignatureError
 
 # written out here, not taken from model.SCALARS, so a wrong table there fails these tests
@@ -676,17 +676,49 @@ def test_string_rejects_other_types(kernels: FakeKernels, value: object, type_na
 
 @pytest.mark.parametrize(
     "export",
-    ["KernelError", "KernelTimeout", "KernelTrap", "Sandbox", "WasiGrants", "WasmBuffer", "alloc", "close", "sandbox"],
+    ["KernelError", "KernelTimeout", "KernelTrap", "Sandbox", "WasiGrants", "WasmBuffer", "alloc", "close", "sandbox"]
+    + ["Buffer", "Callable", "Any", "NoReturn", "TYPE_CHECKING", "annotations", "int", "float", "bool", "str", "bytes"],
 )
 def test_reserved_export_names_are_refused(export: str) -> None:
     fns = [function("ok", scalar("x", "i32")), function("k", export=export)]
     with pytest.raises(SignatureError) as info:
         render("pkg.kernels", fns, sources=["k.c"], wasi=False)
     assert str(info.value) == (
-        f"pkg.kernels: the kernel k() would be exported as {export!r}, a name the stub reserves "
-        f"({', '.join(sorted(RESERVED_NAMES))}); rename it with export_name(...)"
+        f"pkg.kernels: the kernel k() would be exported as {export!r}, a name the generated stub itself uses; "
+        "rename it with export_name(...)"
     )
-    assert {"Sandbox", "alloc", "close", "Buffer", "Callable", "TYPE_CHECKING"} <= RESERVED_NAMES
+
+
+def test_the_reserved_names_are_read_from_the_templates() -> None:
+    names = reserved_names()
+    assert {"Sandbox", "alloc", "close", "Buffer", "Callable", "TYPE_CHECKING", "int", "float", "bytes"} <= names
+    assert not {"k_int", "p_int", "nbytes", "timeout", "self"} & names  # the probe's kernels, and parameters
+
+
+@pytest.mark.parametrize(
+    ("export", "problem"),
+    [
+        ("_bind", "a name starting with '_' (the stub keeps those for itself)"),
+        ("_functions", "a name starting with '_' (the stub keeps those for itself)"),
+        ("_module", "a name starting with '_' (the stub keeps those for itself)"),
+        ("\ufb01x", "Python would read it as 'fix' (identifiers are NFKC-normalized)"),
+        ("a-b", "not a valid Python identifier"),
+        ("class", "not a valid Python identifier"),
+    ],
+)
+def test_export_names_that_would_break_the_stub_are_refused(export: str, problem: str) -> None:
+    fns = [function("ok", scalar("x", "i32")), function("k", export=export)]
+    with pytest.raises(SignatureError) as info:
+        render("pkg.kernels", fns, sources=["k.c"], wasi=False)
+    assert str(info.value) == (
+        f"pkg.kernels: the kernel k() would be exported as {export!r}, {problem}; rename it with export_name(...)"
+    )
+
+
+def test_two_kernels_with_one_export_name_are_refused() -> None:
+    fns = [function("a", export="same"), function("b", export="same")]
+    with pytest.raises(SignatureError, match=r"the kernels a\(\) and b\(\) would both be exported as 'same'"):
+        render("pkg.kernels", fns, sources=["k.c"], wasi=False)
 
 
 def test_all_lists_kernels_then_runtime_names_in_ruff_order(tmp_path: Path) -> None:
@@ -884,7 +916,6 @@ def test_docstring_buffer_notes(stub: GeneratedStub) -> None:
 # -- bugs found here (see the report) ---------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="known, for the hardening issue: exports named like stub internals (_bind, ...)")
 @pytest.mark.parametrize("export", ["_bind", "_functions"])
 def test_underscore_export_names_are_refused_or_harmless(tmp_path: Path, export: str) -> None:
     fns = [function("shadow", export=export), function("other", scalar("x", "i32"), result="i32")]
@@ -902,7 +933,6 @@ def test_underscore_export_names_are_refused_or_harmless(tmp_path: Path, export:
         generated.forget()
 
 
-@pytest.mark.xfail(strict=True, reason="known, for the hardening issue: a C parameter named self breaks the .pyi")
 def test_parameter_named_self_gives_a_valid_pyi() -> None:
     raw = RawFunction("f", [RawParam("self", "int")], "int", False, "k.c:1")
     fn = replace(map_function(raw, {}, module="pkg.kernels"), export="f")

@@ -29,7 +29,7 @@ from support.fake import buffer, function, scalar, write_stub
 from support.fake import string as string_param
 
 from wasm_ext.builder.model import SCALARS, VOID, Function, Param
-from wasm_ext.builder.stubgen import RESERVED_NAMES, render
+from wasm_ext.builder.stubgen import render, reserved_names
 
 # -- running ruff ----------------------------------------------------------------------------
 
@@ -207,7 +207,7 @@ def test_length_dependent_shapes(tmp_path: Path, shape: str) -> None:
 # -- the generated corpus --------------------------------------------------------------------
 
 MAX_NAME = len(LONGEST)
-TAKEN = RESERVED_NAMES | {"Buffer", "Callable", "Any", "NoReturn", "TYPE_CHECKING", "annotations"}
+TAKEN = reserved_names()
 
 
 def identifiers(max_size: int = MAX_NAME) -> st.SearchStrategy[str]:

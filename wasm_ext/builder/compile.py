@@ -6,7 +6,6 @@ then every custom section is stripped: zig alone leaves ~870 KB of DWARF otherwi
 
 from __future__ import annotations
 
-import keyword
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -120,24 +119,26 @@ def _check_imports(module: str, parsed: wasm_binary.WasmModule, wasi: bool) -> N
 
 
 def _attach_export_names(module: str, parsed: wasm_binary.WasmModule, functions: Sequence[Function]) -> list[Function]:
-    """Match each C function to its wasm export (``export_name`` may rename it) and check types."""
+    """Match each C function to its wasm export (``export_name`` may rename it) and check types.
+
+    The name section says which C function each export is; an export's own name is used
+    only for a function the name section does not name (so two functions exported under
+    each other's names stay apart).
+    """
     names = wasm_binary.function_names(parsed)
     by_c_name: dict[str, wasm_binary.Export] = {}
+    by_export_name: dict[str, wasm_binary.Export] = {}
     for export in parsed.exports:
         if export.kind == "func":
-            c_name = names.get(export.index, export.name)
-            by_c_name.setdefault(c_name, export)
-            by_c_name.setdefault(export.name, export)
+            if export.index in names:
+                by_c_name.setdefault(names[export.index], export)
+            by_export_name.setdefault(export.name, export)
     result = []
     for fn in functions:
-        found = by_c_name.get(fn.name)
+        found = by_c_name.get(fn.name) or by_export_name.get(fn.name)
         if found is None:
             raise WasmCompileError(f"{module}: {fn.name}() was not exported by the linker")
         export = found
-        if not export.name.isidentifier() or keyword.iskeyword(export.name):
-            raise WasmCompileError(
-                f"{module}: export name {export.name!r} of {fn.name}() is not a valid Python identifier"
-            )
         if export.type is not None and (export.type.params, export.type.results) != (fn.wasm_params, fn.wasm_results):
             raise WasmCompileError(
                 f"{module}: {fn.name}() has wasm type {export.type} but its C prototype implies "

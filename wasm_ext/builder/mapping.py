@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 
 from ..errors import SignatureError, WasmCompileError
@@ -68,11 +69,12 @@ def _is_length_name(pointer: str, candidate: str) -> bool:
 
 
 def _python_name(name: str, index: int) -> str:
-    """The Python parameter name: never empty, a keyword, or starting with ``_`` (the stub's own names do)."""
-    name = name.lstrip("_")
-    if not name:
+    """The Python parameter name: an identifier as Python reads it (NFKC), never empty, a keyword,
+    ``self`` (the Sandbox methods' first parameter) or starting with ``_`` (the stub's own names do)."""
+    name = unicodedata.normalize("NFKC", name).lstrip("_")
+    if not name.isidentifier():
         return f"arg{index}"
-    return name + "_" if keyword.iskeyword(name) else name
+    return name + "_" if keyword.iskeyword(name) or name == "self" else name
 
 
 def map_function(raw: RawFunction, typedefs: dict[str, str], *, module: str) -> Function:

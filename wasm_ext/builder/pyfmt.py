@@ -22,6 +22,16 @@ LINE_LENGTH = 88  # ruff's default: stubs are formatted for a project without se
 INDENT = "    "
 
 
+# C0/C1 controls other than the newline (tabs are expanded first): written as \x escapes, so the
+# source holds none (a NUL makes it unimportable, ruff flags the rest) and the docstring keeps them
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """*text* with control characters other than newlines and tabs written as ``\\xNN`` (see ``_CONTROL``)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def docstring(text: str, indent: str) -> str:
     """*text* as a triple-quoted docstring at *indent*, escaped, with its whitespace as ruff leaves it.
 
@@ -32,6 +42,7 @@ def docstring(text: str, indent: str) -> str:
     """
     text = "\n".join(line.expandtabs(8) for line in text.splitlines())
     text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    text = escape_controls(text)
     lines = [line.rstrip() for line in text.strip().splitlines()] or [""]
     first = lines[0] if not lines[0].startswith('"') else " " + lines[0]
     if len(lines) == 1:

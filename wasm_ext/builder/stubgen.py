@@ -9,8 +9,12 @@ only when their content changed, so rebuilds keep timestamps and caches intact.
 
 from __future__ import annotations
 
+import ast
 import functools
+import keyword
+import unicodedata
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +26,7 @@ from ..errors import SignatureError
 from ..runtime.layout import ModuleFiles, runtime_package, runtime_sources
 from ..runtime.stubapi import RUNTIME_VERSION
 from . import codegen, pyfmt
-from .model import Function
+from .model import Function, Param
 from .outputs import write_if_changed
 
 if TYPE_CHECKING:
@@ -30,11 +34,7 @@ if TYPE_CHECKING:
 
 # what a stub exports besides its kernels
 RUNTIME_NAMES = ("KernelError", "KernelTimeout", "KernelTrap", "WasmBuffer", "WasiGrants", "Sandbox", "sandbox")
-# a kernel may not take these names: the stub's own, the Sandbox class's methods, and what the
-# stub imports at module level (a kernel of that name would redefine it)
-RESERVED_NAMES = frozenset(
-    {*RUNTIME_NAMES, "alloc", "close", "Buffer", "Callable", "Any", "NoReturn", "TYPE_CHECKING", "annotations"}
-)
+
 
 ALLOC_DOC = """Allocate *nbytes* inside the wasm module, to pass to kernels without copying.
 
@@ -62,12 +62,92 @@ def _environment() -> jinja2.Environment:
 
 def render(module_name: str, functions: Sequence[Function], *, sources: Sequence[str], wasi: bool) -> tuple[str, str]:
     """The stub's ``.py`` and ``.pyi`` sources for *functions* (their export names filled in)."""
+    check_export_names(module_name, functions)
+    return _render(module_name, functions, sources=sources, wasi=wasi)
+
+
+def export_name_problem(name: str) -> str | None:
+    """Why *name* cannot be a kernel's name in the stub, or ``None``.
+
+    A kernel becomes a module-level name and a local of the stub's ``_functions``, so it
+    must be a Python identifier that Python keeps as written (identifiers are NFKC-
+    normalized: two C names could become one), outside the stub's private ``_`` names,
+    and none of the names the generated code itself uses (its imports, the builtins in
+    its annotations and checks, the Sandbox's methods): a kernel of such a name would
+    silently replace what the stub relies on.
+    """
+    if not name.isidentifier() or keyword.iskeyword(name):
+        return "not a valid Python identifier"
+    if unicodedata.normalize("NFKC", name) != name:
+        return f"Python would read it as {unicodedata.normalize('NFKC', name)!r} (identifiers are NFKC-normalized)"
+    if name.startswith("_"):
+        return "a name starting with '_' (the stub keeps those for itself)"
+    if name in reserved_names():
+        return "a name the generated stub itself uses"
+    return None
+
+
+def check_export_names(module_name: str, functions: Sequence[Function]) -> None:
+    """Raise :class:`SignatureError` naming the function if an export name cannot be used, or two are the same."""
+    seen: dict[str, str] = {}
     for fn in functions:
-        if fn.export in RESERVED_NAMES:
+        problem = export_name_problem(fn.export)
+        if problem is not None:
             raise SignatureError(
-                f"{module_name}: the kernel {fn.name}() would be exported as {fn.export!r}, a name the stub "
-                f"reserves ({', '.join(sorted(RESERVED_NAMES))}); rename it with export_name(...)"
+                f"{module_name}: the kernel {fn.name}() would be exported as {fn.export!r}, {problem}; "
+                "rename it with export_name(...)"
             )
+        if fn.export in seen:
+            raise SignatureError(
+                f"{module_name}: the kernels {seen[fn.export]}() and {fn.name}() would both be exported as "
+                f"{fn.export!r}; give one another export_name(...)"
+            )
+        seen[fn.export] = fn.name
+
+
+@functools.cache
+def reserved_names() -> frozenset[str]:
+    """Every name the templates use outside a function's parameters, read from a stub they render.
+
+    Computed rather than listed, so a template change cannot add a name a kernel could take
+    unnoticed: the probe stub has a kernel of every shape (each check, buffers, strings, alloc).
+    """
+    probe = [
+        Function("k_int", (Param("p_int", "scalar", "i32", "int"),), "i32", "int", "", "probe"),
+        Function("k_float", (Param("p_float", "scalar", "f64", "double"),), "f64", "double", "", "probe"),
+        Function("k_bool", (Param("p_bool", "scalar", "bool", "bool"),), "bool", "bool", "", "probe"),
+        Function(
+            "k_buffers",
+            (
+                Param("p_in", "buffer", "u8", "const uint8_t *", False, "n", "u32", "size_t"),
+                Param("p_out", "buffer", "i64", "int64_t *", True, "m", "u16", "uint16_t"),
+                Param("p_str", "string", "i8", "const char *"),
+            ),
+            "void",
+            "void",
+            "",
+            "probe",
+        ),
+    ]
+    probe = [replace(fn, export=fn.name) for fn in probe]
+    kernels = {fn.name for fn in probe}
+    names: set[str] = set()
+    parameters: set[str] = set()  # local to their function: a kernel of that name does them no harm
+    for wasi in (False, True):
+        for source in _render("probe.kernels", probe, sources=["probe.c"], wasi=wasi):
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.Name):
+                    names.add(node.id)
+                elif isinstance(node, ast.arg):
+                    parameters.add(node.arg)
+                elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                    names.add(node.name)
+                elif isinstance(node, ast.alias):
+                    names.add((node.asname or node.name).split(".")[0])
+    return frozenset(names - kernels - parameters)
+
+
+def _render(module_name: str, functions: Sequence[Function], *, sources: Sequence[str], wasi: bool) -> tuple[str, str]:
     prepared = [codegen.stub_function(fn) for fn in functions]
     with_alloc = any(fn.uses_memory for fn in functions)
     kinds = {p.kind for f in prepared for p in f.params}
@@ -86,7 +166,8 @@ def render(module_name: str, functions: Sequence[Function], *, sources: Sequence
     fields = {
         "plugin_version": __version__,
         "runtime_version": RUNTIME_VERSION,
-        "sources": ", ".join(sources),
+        # in a comment line: a file name holding a newline must not end it
+        "sources": ", ".join(s if s.isprintable() else s.encode("unicode_escape").decode("ascii") for s in sources),
         "module_doc": f"WebAssembly kernels of {module_name}, built by setuptools-wasm.",
         "runtime": runtime_package(module_name)[0],
         "all_names": pyfmt.export_order([*(f.export for f in prepared), *RUNTIME_NAMES, *(["alloc"] * with_alloc)]),

@@ -192,10 +192,11 @@ class Instance:
         if not address or self.dead or isinstance(source, WasmBuffer):
             return
         offset = address - self._scratch
-        if self._scratch and 0 <= offset < SCRATCH_BYTES:
+        if 0 <= offset < SCRATCH_BYTES and self._scratch:
             # A stack: a call nested in this one (from a signal handler or __del__) staged
             # above this call's buffers and is over by now; whatever lies from here up is free.
-            self._scratch_used = min(self._scratch_used, offset)
+            if offset < self._scratch_used:  # noqa: PLR1730 - cheaper than calling min() on the hot path
+                self._scratch_used = offset
         else:
             self.free(address)
 
