@@ -196,6 +196,16 @@ def test_c_syntax_error_shows_compiler_diagnostics(build_c: Callable[..., Built]
     assert "broken.c:2:" in message and "error: expected expression" in message
 
 
+def test_a_typo_below_many_headers_shows_only_the_diagnostics(build_c: Callable[..., Built]) -> None:
+    """Before: ~94 KB, most of it the partial JSON AST clang printed for the headers."""
+    source = "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <wasm_ext.h>\n"
+    source += "WASM_EXPORT int f(int x) { return x +; }\n"
+    with pytest.raises(WasmCompileError) as info:
+        build_c(source, filename="typo.c")
+    message = str(info.value)
+    assert "typo.c:5:" in message and '"kind"' not in message and len(message) < 2000, message
+
+
 def test_unknown_export(build_c: Callable[..., Built]) -> None:
     with pytest.raises(
         WasmCompileError, match=r"unknown export\(s\) nope.*Functions defined: add, byte_sum, not_exported"

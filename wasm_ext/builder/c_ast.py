@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import WasmCompileError
-from .process import run
+from .process import stream
 
 if TYPE_CHECKING:
     from .plan import BuildPlan
@@ -78,18 +78,153 @@ def read_sources(plan: BuildPlan) -> SourceInfo:
 
 
 def dump_ast(compiler: Compiler, source: Path, flags: Sequence[str], *, module: str) -> dict[str, Any]:
-    """clang's JSON AST of *source* (every header included), parsed."""
-    proc = run(
+    """clang's JSON AST of *source* (every header included): its top-level declarations, pruned.
+
+    The AST is read as clang writes it, one top-level declaration at a time, and every
+    statement and expression in it is cut to its kind (and ``value``): function bodies and
+    initializers are never read, so a generated source whose tables make a gigabyte of
+    JSON costs what its declarations do. On a compile error only clang's diagnostics are
+    shown (its stdout then holds a partial AST).
+    """
+
+    def read(out: IO[bytes]) -> list[dict[str, Any]]:
+        try:
+            return list(top_level_nodes(out))
+        except ValueError as exc:
+            raise WasmCompileError(f"{module}: clang printed an unreadable AST for {source}: {exc}") from None
+
+    inner = stream(
         [*compiler.ast, *flags, "-Xclang", "-ast-dump=json", "-fsyntax-only", str(source)],
+        read,
         error=WasmCompileError,
         what=f"{module}: reading C declarations of {source}",
         env=compiler.environment(),
     )
-    try:
-        tree: dict[str, Any] = json.loads(proc.stdout)
-    except json.JSONDecodeError as exc:
-        raise WasmCompileError(f"{module}: clang printed an unreadable AST for {source}: {exc}") from exc
-    return tree
+    return {"kind": "TranslationUnitDecl", "inner": inner}
+
+
+# Nodes whose subtrees nothing here reads (statements, expressions: bodies and initializers),
+# kept as {"kind": ..., "value": ...} (an enumerator's value sits in its ConstantExpr).
+_PRUNED_KINDS = (b"Stmt", b"Expr", b"Literal", b"Operator")
+_KIND_LINE = re.compile(rb'^( +)"kind": "([A-Za-z]+)",?$')
+_TOP_LEVEL_OPEN = b"    {"  # clang indents 2 spaces a level; top-level nodes are TU.inner items
+_TOP_LEVEL_MEMBER_INDENT = 6
+
+
+def top_level_nodes(out: IO[bytes]) -> Iterator[dict[str, Any]]:
+    """The items of the translation unit's ``inner``, pruned (see :func:`dump_ast`), one at a time.
+
+    Reads clang's pretty-printed JSON line by line (one member a line, 2 spaces a level, as
+    LLVM's JSON writer prints it), skipping a pruned subtree by searching for its closing
+    line in large chunks; output in any other layout is parsed whole instead. Raises
+    ``ValueError`` on output that is not such JSON.
+    """
+    first = out.readline()
+    if first.rstrip() != b"{":
+        tree = json.loads(first + out.read())
+        if not isinstance(tree, dict):
+            raise ValueError("the AST is not a JSON object")
+        yield from tree.get("inner", [])
+        return
+    lines = _Lines(out)
+    node: list[bytes] | None = None
+    while (line := lines.next()) is not None:
+        if node is None:
+            if line == _TOP_LEVEL_OPEN:
+                node = [line]
+            continue
+        if line.startswith(b"    }") and len(line) - len(line.lstrip(b" ")) == 4:
+            node.append(line)
+            yield _loads_node(node)
+            node = None
+            continue
+        match = _KIND_LINE.match(line)
+        if match and match.group(2).endswith(_PRUNED_KINDS) and len(match.group(1)) > _TOP_LEVEL_MEMBER_INDENT:
+            indent = len(match.group(1))
+            if node[-1].startswith(b" " * indent + b'"id": '):
+                node.pop()  # what was read of the object: its "id", then its "{" (or "key": {)
+            opening = node.pop()
+            if not (opening.endswith(b"{") and opening.startswith(b" " * (indent - 2)) and opening[indent - 2] != 32):
+                raise ValueError(f"a {match.group(2).decode()} node without its opening brace")
+            values, close = lines.skip(b" " * (indent - 2) + b"}", b" " * indent + b'"value": ')
+            kept = [b'"kind": "' + match.group(2) + b'"', *(v.strip().rstrip(b",") for v in values)]
+            node.append(opening[:-1] + b"{" + b",".join(kept) + (b"}," if close.endswith(b",") else b"}"))
+            continue
+        node.append(line)
+    if node is not None:
+        raise ValueError("the AST ends inside a declaration (clang's output was cut short)")
+
+
+class _Lines:
+    """Lines of a byte stream, read in large chunks, with a fast skip to a line of a given prefix."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._buf = b"\n"  # a newline before every line, so "\n" + prefix finds one at its start
+        self._pos = 1
+        self._eof = False
+
+    def _more(self) -> bool:
+        if self._eof:
+            return False
+        chunk = self._out.read(self.CHUNK)
+        if not chunk:
+            self._eof = True
+            return False
+        self._buf = self._buf[self._pos - 1 :] + chunk
+        self._pos = 1
+        return True
+
+    def next(self) -> bytes | None:
+        """The next line without its end, or ``None`` at the end."""
+        while (end := self._buf.find(b"\n", self._pos)) < 0:
+            if not self._more():
+                if self._pos >= len(self._buf):
+                    return None
+                line, self._pos = self._buf[self._pos :], len(self._buf)
+                return line.rstrip(b"\r")
+        line, self._pos = self._buf[self._pos : end], end + 1
+        return line.rstrip(b"\r")
+
+    def skip(self, close: bytes, keep: bytes) -> tuple[list[bytes], bytes]:
+        """Skip to the first line starting with *close* (consumed and returned), keeping the lines
+        that start with *keep* on the way; raises ``ValueError`` if the stream ends first."""
+        kept: list[bytes] = []
+        target, wanted = b"\n" + close, b"\n" + keep
+        tail = max(len(target), len(wanted))  # kept when reading on: a match may start in it
+        while True:
+            found = self._buf.find(target, self._pos - 1)
+            limit = found if found >= 0 else len(self._buf)
+            at = self._buf.find(wanted, self._pos - 1, limit)
+            while at >= 0:  # lines to keep before the close (few: an enumerator's value)
+                end = self._buf.find(b"\n", at + 1)
+                if end < 0:
+                    break
+                kept.append(self._buf[at + 1 : end].rstrip(b"\r"))
+                at = self._buf.find(wanted, end, limit)
+            if found >= 0 and at < 0 and self._buf.find(b"\n", found + 1) >= 0:
+                self._pos = found + 1
+                line = self.next()
+                assert line is not None
+                return kept, line
+            if at >= 0:  # a kept line runs past the buffer: read on from its start
+                self._pos = at + 1
+            elif found >= 0:  # so does the closing line
+                self._pos = found + 1
+            else:
+                self._pos = max(self._pos, len(self._buf) - tail + 1)
+            if not self._more():
+                raise ValueError("the AST ends inside a declaration (clang's output was cut short)")
+
+
+def _loads_node(lines: list[bytes]) -> dict[str, Any]:
+    text = b"\n".join(lines).rstrip().rstrip(b",")
+    node = json.loads(text)
+    if not isinstance(node, dict):
+        raise ValueError("a top-level AST node is not a JSON object")  # noqa: TRY004 - read as "unreadable"
+    return node
 
 
 def collect(tree: dict[str, Any], main_file: str, info: SourceInfo) -> None:

@@ -1,12 +1,18 @@
-"""The one way the build runs a tool: log ``+ command``, capture output, raise with it."""
+"""The one way the build runs a tool: log ``+ command``, capture output, raise with it.
+
+:func:`run` captures both streams; :func:`stream` hands stdout to a reader as it comes
+(clang's JSON AST can be gigabytes) and reports only stderr when the tool fails.
+"""
 
 from __future__ import annotations
 
 import os
 import shlex
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import IO, TypeVar
 
 from ..errors import ToolchainError, WasmExtError
 from ..log import get_logger
@@ -45,3 +51,52 @@ def run(
         output = "\n".join(part.strip() for part in (proc.stderr, proc.stdout) if part.strip())
         raise error(f"{what} failed (exit code {proc.returncode}):\n{output or '(no output)'}")
     return proc
+
+
+T = TypeVar("T")
+
+
+def stream(
+    argv: Sequence[str | os.PathLike[str]],
+    read: Callable[[IO[bytes]], T],
+    *,
+    error: type[WasmExtError],
+    what: str,
+    env: Mapping[str, str] | None = None,
+) -> T:
+    """Run *argv* with its stdout given to *read* while it runs; what *read* returns.
+
+    On a non-zero exit raise *error* with *what* and the tool's stderr only (its stdout
+    may be partial output of any size); an error *read* raises is reported the same way
+    if the tool failed, so a broken stream never hides the tool's own diagnostics.
+    """
+    args = [os.fspath(a) for a in argv]
+    log.info("+ %s", shlex.join(args))
+    with tempfile.TemporaryFile() as stderr:
+        try:
+            proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=None if env is None else dict(env),
+            )
+        except OSError as exc:
+            raise ToolchainError(f"{what}: cannot run {args[0]!r}: {exc}") from exc
+        assert proc.stdout is not None
+        failure: Exception | None = None
+        result = None
+        try:
+            result = read(proc.stdout)
+        except Exception as exc:  # noqa: BLE001 - re-raised below unless the tool failed
+            failure = exc
+        finally:
+            proc.stdout.close()  # a reader that stopped early must not leave the tool blocked on a full pipe
+            code = proc.wait()
+        if code != 0:
+            stderr.seek(0)
+            output = stderr.read().decode("utf-8", "replace").strip()
+            raise error(f"{what} failed (exit code {code}):\n{output or '(no output)'}")
+        if failure is not None:
+            raise failure
+        return result  # type: ignore[return-value]
