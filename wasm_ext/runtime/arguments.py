@@ -74,7 +74,8 @@ def in_buffer(value: Any, itemsize: int, writable: bool, function: str, name: st
         ) from None
     if writable and view.readonly:
         raise TypeError(f"{function}(): {name} is written by the kernel and must be writable, not {_type(value)}")
-    if not plain_data(view.format):
+    fmt = view.format
+    if fmt in _NOT_DATA or (len(fmt) > 1 and not plain_data(fmt)):  # one-letter formats: a set lookup
         raise TypeError(
             f"{function}(): {name} must hold plain data (numbers or bytes), not items of format {view.format!r} "
             "(Python objects or pointers mean nothing inside the kernel's memory)"
@@ -83,8 +84,11 @@ def in_buffer(value: Any, itemsize: int, writable: bool, function: str, name: st
         raise ValueError(f"{function}(): {name} must be a C-contiguous buffer")
     if itemsize != 1 and view.itemsize != itemsize:
         raise TypeError(f"{function}(): {name} must hold {itemsize}-byte items, got item size {view.itemsize}")
-    flat = view.cast("B") if view.format != "B" or view.ndim != 1 else view
+    flat = view.cast("B") if fmt != "B" or view.ndim != 1 else view
     return flat, flat.nbytes
+
+
+_NOT_DATA = frozenset("OP&")
 
 
 def plain_data(fmt: str) -> bool:
