@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import textwrap
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -324,3 +325,61 @@ def test_a_full_tmpdir_names_itself_and_the_variable(build_c: Callable[..., Buil
         and "(the temporary directory): no space left on the device" in message
     )
     assert message.endswith(f"free space in {full_tmpdir} or set TMPDIR to a directory with room")
+
+
+# --- discovery: what the compiler sees ------------------------------------------------------------
+
+
+def _build_project(tmp_path: Path, files: dict[str, str], **options: Any) -> Built:
+    """A project of *files* (relative paths) built as ``<unique>.kernels`` from ``src/main.c``."""
+    from wasm_ext import WasmExtension
+    from wasm_ext.builder.pipeline import build_extension
+
+    package = f"discovery_{abs(hash((tmp_path, tuple(files)))) % 10**8}"
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    site = tmp_path / "site"
+    (site / package).mkdir(parents=True)
+    (site / package / "__init__.py").write_text("")
+    ext = WasmExtension(f"{package}.kernels", sources=["src/main.c"], **options)
+    result = build_extension(ext, source_root=tmp_path, package_dir=site / package, temp_dir=tmp_path / "tmp")
+    return Built(site, package, result)
+
+
+def test_functions_made_by_token_pasting_and_those_after_them_are_found(tmp_path: Path) -> None:
+    """Before: the first function a header macro made hid every later one ('unknown export(s)')."""
+    files = {
+        "src/defs.h": "#define MAKE_ADDER(n) int add_##n(int x) { return x + n; }\n",
+        "src/main.c": """
+            #include "defs.h"
+            MAKE_ADDER(1)
+            MAKE_ADDER(10)
+            int twice(int x) { return 2 * x; }
+        """,
+    }
+    kernels = _build_project(tmp_path, files, exports=["add_1", "add_10", "twice"]).import_stub()
+    assert (kernels.add_1(1), kernels.add_10(1), kernels.twice(4)) == (2, 11, 8)
+
+
+def test_functions_defined_in_the_projects_header_can_be_exported(tmp_path: Path) -> None:
+    """Before: a single-header library (#define LIB_IMPLEMENTATION) had 'Functions defined: none'."""
+    files = {
+        "include/lib.h": """
+            #ifndef LIB_H
+            #define LIB_H
+            int lib_square(int x);
+            #ifdef LIB_IMPLEMENTATION
+            /** The square of x. */
+            int lib_square(int x) { return x * x; }
+            static int lib_private(int x) { return x; }
+            #endif
+            #endif
+        """,
+        "src/main.c": '#define LIB_IMPLEMENTATION\n#include "lib.h"\n',
+    }
+    built = _build_project(tmp_path, files, include_dirs=["include"], exports=["lib_square"])
+    kernels = built.import_stub()
+    assert kernels.lib_square(7) == 49 and "The square of x." in (kernels.lib_square.__doc__ or "")
+    with pytest.raises(WasmCompileError, match=r"lib_private\(\) \(.*lib.h:8\) is static"):
+        _build_project(tmp_path / "again", files, include_dirs=["include"], exports=["lib_private"])

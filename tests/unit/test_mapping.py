@@ -403,7 +403,7 @@ def test_marked_functions_are_exported() -> None:
     ("requested", "exported"),
     [
         (["helper"], ["helper"]),
-        (["marked", "internal", "helper"], ["marked", "internal", "helper"]),  # in the order asked
+        (["marked", "uses_internal", "helper"], ["marked", "uses_internal", "helper"]),  # in the order asked
         (["visible", "marked", "visible"], ["visible", "marked"]),
         ([], []),
     ],
@@ -433,7 +433,7 @@ def test_unknown_exports(requested: list[str], unknown: str) -> None:
     with pytest.raises(WasmCompileError) as caught:
         select_exports(_info("exports"), requested, module=MODULE)
     assert str(caught.value) == (
-        f"{MODULE}: unknown export(s) {unknown}: no such function is defined in the sources. Functions defined: "
+        f"{MODULE}: unknown export(s) {unknown}: no such function is defined in the sources or the project's headers. Functions defined: "
         "c_checksum, helper, internal, marked, marked_declaration, renamed_declaration, uses_internal, visible"
     )
 
@@ -453,3 +453,15 @@ def test_nothing_defined() -> None:
         select_exports(SourceInfo(), None, module=MODULE)
     with pytest.raises(WasmCompileError, match=r"unknown export\(s\) f: .* Functions defined: none$"):
         select_exports(SourceInfo(), ["f"], module=MODULE)
+
+
+def test_a_static_function_cannot_be_exported() -> None:
+    info = SourceInfo()
+    info.functions["helper"] = RawFunction("helper", [], "int", False, "k.c:3", defined=True, static=True)
+    info.functions["ok"] = RawFunction("ok", [], "int", False, "k.c:9", defined=True)
+    with pytest.raises(WasmCompileError) as caught:
+        select_exports(info, ["ok", "helper"], module=MODULE)
+    assert str(caught.value) == (
+        f"{MODULE}: helper() (k.c:3) is static: the linker cannot export a function with internal linkage; "
+        "export a non-static function that calls it"
+    )

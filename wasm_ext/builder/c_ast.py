@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -39,6 +39,7 @@ class RawFunction:
     doc: str = ""
     defined: bool = False
     marked: bool = False  # WASM_EXPORT or export_name(...)
+    static: bool = False  # internal linkage: the linker cannot export it
 
 
 @dataclass
@@ -73,8 +74,27 @@ def read_sources(plan: BuildPlan) -> SourceInfo:
         tree = dump_ast(plan.compiler, source, [*flags, "-MD", "-MF", str(depfile)], module=plan.name)
         info.files.update(str(Path(d).resolve()) for d in read_depfile(depfile))
         info.files.add(str(source.resolve()))
-        collect(tree, str(source), info)
+        collect(tree, str(source), info, project=_project_files(plan))
     return info
+
+
+def _project_files(plan: BuildPlan) -> Callable[[str], bool]:
+    """Whether a file is the project's own: below its source root or include_dirs, not the toolchain's."""
+    args = list(plan.compiler.ast)
+    system = [Path(b) for a, b in zip(args, args[1:]) if a == "-isystem"]
+    system += [Path(a.split("=", 1)[1]) for a in args if a.startswith("--sysroot=")]
+    system = [p.resolve() for p in system]
+    known: dict[str, bool] = {}
+
+    def ours(file: str) -> bool:
+        if file not in known:
+            path = Path(file).resolve()
+            known[file] = any(path.is_relative_to(r) for r in plan.project_dirs) and not any(
+                path.is_relative_to(s) for s in system
+            )
+        return known[file]
+
+    return ours
 
 
 def dump_ast(compiler: Compiler, source: Path, flags: Sequence[str], *, module: str) -> dict[str, Any]:
@@ -146,8 +166,10 @@ def top_level_nodes(out: IO[bytes]) -> Iterator[dict[str, Any]]:
             opening = node.pop()
             if not (opening.endswith(b"{") and opening.startswith(b" " * (indent - 2)) and opening[indent - 2] != 32):
                 raise ValueError(f"a {match.group(2).decode()} node without its opening brace")
-            values, close = lines.skip(b" " * (indent - 2) + b"}", b" " * indent + b'"value": ')
+            values, close, last = lines.skip(b" " * (indent - 2) + b"}", b" " * indent + b'"value": ')
             kept = [b'"kind": "' + match.group(2) + b'"', *(v.strip().rstrip(b",") for v in values)]
+            if last:  # the location state the subtree left: the next locations are written against it
+                kept.append(b'"lastLoc": ' + json.dumps(last).encode())
             node.append(opening[:-1] + b"{" + b",".join(kept) + (b"}," if close.endswith(b",") else b"}"))
             continue
         node.append(line)
@@ -188,12 +210,15 @@ class _Lines:
         line, self._pos = self._buf[self._pos : end], end + 1
         return line.rstrip(b"\r")
 
-    def skip(self, close: bytes, keep: bytes) -> tuple[list[bytes], bytes]:
+    def skip(self, close: bytes, keep: bytes) -> tuple[list[bytes], bytes, dict[str, Any]]:
         """Skip to the first line starting with *close* (consumed and returned), keeping the lines
-        that start with *keep* on the way; raises ``ValueError`` if the stream ends first."""
+        that start with *keep* on the way, and the last location written there (``file``,
+        ``line``: clang writes each only when it changed, so what follows depends on it);
+        raises ``ValueError`` if the stream ends first."""
         kept: list[bytes] = []
+        last: dict[str, Any] = {}
         target, wanted = b"\n" + close, b"\n" + keep
-        tail = max(len(target), len(wanted))  # kept when reading on: a match may start in it
+        tail = max(len(target), len(wanted), len(_FILE_KEY))  # kept when reading on: a match may start in it
         while True:
             found = self._buf.find(target, self._pos - 1)
             limit = found if found >= 0 else len(self._buf)
@@ -204,19 +229,53 @@ class _Lines:
                     break
                 kept.append(self._buf[at + 1 : end].rstrip(b"\r"))
                 at = self._buf.find(wanted, end, limit)
-            if found >= 0 and at < 0 and self._buf.find(b"\n", found + 1) >= 0:
+            where, cut = _last_location(self._buf, self._pos - 1, limit)
+            if "file" in where:
+                last = where
+            elif "line" in where:
+                last["line"] = where["line"]
+            if found >= 0 and at < 0 and cut < 0 and self._buf.find(b"\n", found + 1) >= 0:
                 self._pos = found + 1
                 line = self.next()
                 assert line is not None
-                return kept, line
-            if at >= 0:  # a kept line runs past the buffer: read on from its start
-                self._pos = at + 1
+                return kept, line, last
+            starts = [i for i in (at, cut) if i >= 0]
+            if starts:  # a line to read runs past the buffer: read on from its start
+                self._pos = min(starts) + 1
             elif found >= 0:  # so does the closing line
                 self._pos = found + 1
             else:
                 self._pos = max(self._pos, len(self._buf) - tail + 1)
             if not self._more():
                 raise ValueError("the AST ends inside a declaration (clang's output was cut short)")
+
+
+_FILE_KEY, _LINE_KEY = b'"file": ', b'"line": '
+
+
+def _last_location(buf: bytes, start: int, end: int) -> tuple[dict[str, Any], int]:
+    """The last ``file`` and ``line`` of a location in ``buf[start:end]`` (an ``includedFrom``'s
+    file is not one), and where a line holding one starts if it runs past the buffer (else -1)."""
+    where: dict[str, Any] = {}
+    cut = -1
+    at = buf.rfind(_FILE_KEY, start, end)
+    while at >= 0:
+        line_start = buf.rfind(b"\n", 0, at) + 1
+        before = buf[buf.rfind(b"\n", 0, max(line_start - 1, 0)) + 1 : max(line_start - 1, 0)]
+        if not before.rstrip().endswith(b'"includedFrom": {'):
+            break
+        at = buf.rfind(_FILE_KEY, start, line_start)
+    file_at = at
+    line_at = buf.rfind(_LINE_KEY, max(start, file_at), end)
+    for key, found in (("file", file_at), ("line", line_at)):
+        if found < 0:
+            continue
+        stop = buf.find(b"\n", found)
+        if stop < 0:
+            cut = buf.rfind(b"\n", 0, found)
+            return {}, cut
+        where[key] = json.loads(buf[found + len(_FILE_KEY if key == "file" else _LINE_KEY) : stop].strip().rstrip(b","))
+    return where, cut
 
 
 def _loads_node(lines: list[bytes]) -> dict[str, Any]:
@@ -227,25 +286,76 @@ def _loads_node(lines: list[bytes]) -> dict[str, Any]:
     return node
 
 
-def collect(tree: dict[str, Any], main_file: str, info: SourceInfo) -> None:
-    """Add the top-level declarations of *tree* (the AST of *main_file*) to *info*."""
-    # clang's JSON names a node's file only when it differs from the previous node's, so
-    # the current file is tracked while walking the top-level declarations in order.
-    current = ""
+def collect(
+    tree: dict[str, Any], main_file: str, info: SourceInfo, project: Callable[[str], bool] | None = None
+) -> None:
+    """Add the top-level declarations of *tree* (the AST of *main_file*) to *info*.
+
+    A function counts as defined where its definition is, as the compiler sees it: in
+    *main_file*, or in a file *project* accepts (the project's own headers); one a macro
+    made is where the macro was expanded.
+    """
+    where = LocationTracker()
     for node in tree.get("inner", []):
-        loc = node.get("loc", {})
-        for candidate in (loc, loc.get("spellingLoc", {}), loc.get("expansionLoc", {})):
-            if "file" in candidate:
-                current = candidate["file"]
-                break
+        file, line = where.node(node)
         kind = node.get("kind")
         if kind == "TypedefDecl" and "name" in node:
             info.typedefs[node["name"]] = node.get("type", {}).get("qualType", "")
         elif kind == "FunctionDecl" and "name" in node:
-            _add_function(node, current, current == main_file, info)
+            ours = file == main_file or (project is not None and bool(file) and project(file))
+            _add_function(node, file, line, ours, info)
 
 
-def _add_function(node: dict[str, Any], file: str, in_main_file: bool, info: SourceInfo) -> None:
+class LocationTracker:
+    """clang's location state while its JSON is read in document order.
+
+    clang writes a location's ``file`` only when it differs from the last location it
+    wrote, and its ``line`` only when that differs, anywhere in the document (ranges and
+    nested nodes included; a macro location writes its spelling, then its expansion).
+    A pruned subtree leaves its last location as ``lastLoc``.
+    """
+
+    def __init__(self) -> None:
+        self.file = ""
+        self.line: Any = None
+
+    def _bare(self, loc: dict[str, Any]) -> None:
+        if "file" in loc:
+            self.file, self.line = loc["file"], loc.get("line", self.line)
+        elif "line" in loc:
+            self.line = loc["line"]
+
+    def _location(self, loc: Any) -> None:
+        if not isinstance(loc, dict):
+            return
+        if "spellingLoc" in loc or "expansionLoc" in loc:
+            self._bare(loc.get("spellingLoc", {}))
+            self._bare(loc.get("expansionLoc", {}))
+        else:
+            self._bare(loc)
+
+    def _walk(self, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in ("loc", "begin", "end"):
+                    self._location(item)
+                elif key == "lastLoc" and isinstance(item, dict):
+                    self._bare(item)
+                elif key != "includedFrom" and isinstance(item, (dict, list)):
+                    self._walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                self._walk(item)
+
+    def node(self, node: dict[str, Any]) -> tuple[str, Any]:
+        """(file, line) of *node*'s location (a macro's: where it was expanded); then the rest of it is read."""
+        self._location(node.get("loc", {}))
+        here = (self.file, self.line)
+        self._walk({k: v for k, v in node.items() if k != "loc"})
+        return here
+
+
+def _add_function(node: dict[str, Any], file: str, line: Any, ours: bool, info: SourceInfo) -> None:
     inner = node.get("inner", [])
     name = node["name"]
     qual = node.get("type", {}).get("qualType", "")
@@ -255,7 +365,7 @@ def _add_function(node: dict[str, Any], file: str, in_main_file: bool, info: Sou
         for child in inner
         if child.get("kind") == "ParmVarDecl"
     ]
-    line = node.get("loc", {}).get("line") or node.get("loc", {}).get("expansionLoc", {}).get("line", "?")
+    line = "?" if line is None else line
     kinds = {child.get("kind") for child in inner}
     visibility_default = any(c.get("kind") == "VisibilityAttr" and c.get("visibility") == "default" for c in inner)
     marked = "WebAssemblyExportNameAttr" in kinds or ("AnnotateAttr" in kinds and visibility_default)
@@ -263,11 +373,12 @@ def _add_function(node: dict[str, Any], file: str, in_main_file: bool, info: Sou
     fn = info.functions.get(name)
     if fn is None:
         fn = info.functions[name] = RawFunction(name, params, result, bool(node.get("variadic")), f"{file}:{line}")
-    defined = "CompoundStmt" in kinds and in_main_file
+    defined = "CompoundStmt" in kinds and ours
     if defined:
         fn.params, fn.result, fn.variadic = params, result, bool(node.get("variadic"))
         fn.location = f"{file}:{line}"
         fn.defined = True
+    fn.static = fn.static or node.get("storageClass") == "static"
     fn.marked = fn.marked or marked
     fn.doc = fn.doc or doc
 

@@ -147,7 +147,14 @@ def select_exports(info: SourceInfo, requested: Sequence[str] | None, *, module:
     if missing:
         raise WasmCompileError(
             f"{module}: unknown export(s) {', '.join(missing)}: no such function is defined in "
-            f"the sources. Functions defined: {', '.join(info.defined) or 'none'}"
+            f"the sources or the project's headers. Functions defined: {', '.join(info.defined) or 'none'}"
+        )
+    internal = [name for name in requested if info.functions[name].static]
+    if internal:
+        raise WasmCompileError(
+            f"{module}: {', '.join(f'{n}() ({info.functions[n].location})' for n in internal)} "
+            f"{'is' if len(internal) == 1 else 'are'} static: the linker cannot export a function with "
+            "internal linkage; export a non-static function that calls it"
         )
     return list(dict.fromkeys(requested))
 

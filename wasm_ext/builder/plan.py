@@ -32,6 +32,7 @@ class BuildPlan:
     files: ModuleFiles  # what the build writes, in the stub's directory
     temp_dir: Path  # intermediate files and the stage cache
     sources: tuple[Path, ...]  # resolved, existing
+    project_dirs: tuple[Path, ...]  # the project's own files live here (source root, include_dirs)
     source_names: tuple[str, ...]  # as declared (for the stub's header)
     preprocessor_flags: tuple[str, ...]  # -I/-D/-U: the same for the compile and the AST dump
     extra_compile_args: tuple[str, ...]
@@ -78,6 +79,7 @@ def make_plan(ext: WasmExtension, *, source_root: Path, package_dir: Path, temp_
         files=ModuleFiles.of(ext.name, package_dir),
         temp_dir=temp_dir,
         sources=sources,
+        project_dirs=(source_root.resolve(), *(d.resolve() for d in include_dirs[1:])),
         source_names=tuple(ext.sources),
         preprocessor_flags=tuple(
             preprocessor_flags(
