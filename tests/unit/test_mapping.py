@@ -197,7 +197,8 @@ def test_length_name_pairs(length: str) -> None:
 def test_other_names_do_not_pair(name: str, length: str) -> None:
     assert _error("buffers", name) == (
         f"{_where('buffers', name)}: parameter data (const int *) is a pointer with no length parameter "
-        f"after it (name it n, len, length, size, count or data_len); {HINT}"
+        f"after it: if it is a buffer, put its length right after it, named n, len, length, size, count or data_len; "
+        f"{HINT}"
     )
 
 
@@ -230,7 +231,8 @@ def test_length_of_every_integer_kind(name: str) -> None:
 def test_length_must_be_an_integer(name: str) -> None:
     assert _error("buffers", name) == (
         f"{_where('buffers', name)}: parameter xs (const double *) is a pointer with no length parameter "
-        f"after it (name it n, len, length, size, count or xs_len); {HINT}"
+        f"after it: if it is a buffer, put its length right after it, named n, len, length, size, count or xs_len; "
+        f"{HINT}"
     )
 
 
@@ -297,8 +299,8 @@ def test_unnamed_buffer_keeps_its_c_length_name() -> None:
 def test_unnamed_pointer_error_names_the_parameter_index() -> None:
     where = f"{MODULE}: function unnamed_pointer() at names.c:{line_of('names', 'unnamed_pointer', definition=False)}"
     assert _error("names", "unnamed_pointer") == (
-        f"{where}: parameter 0 (int *) is a pointer with no length parameter after it "
-        f"(name it n, len, length, size, count or _len); {HINT}"
+        f"{where}: parameter 0 (int *) is a pointer with no length parameter after it: if it is a buffer, put "
+        f"its length right after it, named n, len, length, size, count or len; {HINT}"
     )
 
 
@@ -307,8 +309,8 @@ def test_unnamed_pointer_error_names_the_parameter_index() -> None:
 
 def _no_length(param: str, spelling: str) -> str:
     return (
-        f"parameter {param} ({spelling}) is a pointer with no length parameter after it "
-        f"(name it n, len, length, size, count or {param}_len)"
+        f"parameter {param} ({spelling}) is a pointer with no length parameter after it: if it is a buffer, "
+        f"put its length right after it, named n, len, length, size, count or {param}_len"
     )
 
 
@@ -465,3 +467,26 @@ def test_a_static_function_cannot_be_exported() -> None:
         f"{MODULE}: helper() (k.c:3) is static: the linker cannot export a function with internal linkage; "
         "export a non-static function that calls it"
     )
+
+
+@pytest.mark.parametrize("name", ["out_len", "size", "count", "p_result", "outValue"])
+def test_a_lone_pointer_named_like_a_result_is_called_an_out_parameter(name: str) -> None:
+    """Before: for size_t *out_len the hint said to name a length after it out_len_len."""
+    raw = RawFunction("f", [RawParam(name, "size_t *")], "int", False, "k.c:1")
+    with pytest.raises(SignatureError) as caught:
+        map_function(raw, {"size_t": "unsigned long"}, module=MODULE)
+    message = str(caught.value)
+    assert f"parameter {name} (size_t *) is a pointer to a single value the function probably writes" in message
+    assert "_len_len" not in message and "out-parameters cannot be bound yet" in message
+
+
+def test_every_unmappable_function_is_reported_at_once() -> None:
+    info = SourceInfo()
+    for name, spelling in (("ok", "int"), ("bad_one", "int *"), ("bad_two", "struct s")):
+        info.functions[name] = RawFunction(name, [RawParam("x", spelling)], "int", False, f"k.c:{len(name)}")
+    with pytest.raises(SignatureError) as caught:
+        map_functions(info, ["ok", "bad_one", "bad_two"], module=MODULE)
+    first, *rest = str(caught.value).splitlines()
+    assert first == f"{MODULE}: 2 functions cannot be mapped:"
+    assert [line.split(":")[0].strip() for line in rest] == ["function bad_one() at k.c", "function bad_two() at k.c"]
+    assert [f.name for f in map_functions(info, ["ok"], module=MODULE)] == ["ok"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import keyword
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 from ..errors import SignatureError, WasmCompileError
 from .c_ast import RawFunction, SourceInfo
@@ -62,6 +62,20 @@ def _scalar_kind(base: str) -> str | None:
     if size is None or not words or any(w not in ("signed", "unsigned", "int", "char", "short", "long") for w in words):
         return None
     return f"{'u' if unsigned else 'i'}{8 * size}"
+
+
+def _lone_pointer_hint(name: str) -> str:
+    """Why a pointer with no length after it cannot be mapped, and what would make it mappable."""
+    if _is_length_name("", name) or any(name.endswith(s) for s in LENGTH_SUFFIXES) or name.startswith(("out", "p_")):
+        return (
+            "is a pointer to a single value the function probably writes (an out-parameter): out-parameters "
+            f"cannot be bound yet; {_UNMAPPABLE_HINT}"
+        )
+    length = f"{name}_len" if name else "len"
+    return (
+        "is a pointer with no length parameter after it: if it is a buffer, put its length right after it, "
+        f"named n, len, length, size, count or {length}; {_UNMAPPABLE_HINT}"
+    )
 
 
 def _is_length_name(pointer: str, candidate: str) -> bool:
@@ -120,11 +134,7 @@ def map_function(raw: RawFunction, typedefs: dict[str, str], *, module: str) -> 
                 params.append(Param(pname, "string", "i8", p.spelling))
                 i += 1
                 continue
-            raise SignatureError(
-                f"{where}: parameter {p.name or i!s} ({p.spelling}) is a pointer with no length "
-                f"parameter after it (name it n, len, length, size, count or {p.name}_len); "
-                f"{_UNMAPPABLE_HINT}"
-            )
+            raise SignatureError(f"{where}: parameter {p.name or i!s} ({p.spelling}) {_lone_pointer_hint(p.name)}")
         raise SignatureError(
             f"{where}: parameter {p.name or i!s} has type {p.spelling!r}, which has no Python "
             f"mapping; {_UNMAPPABLE_HINT}"
@@ -159,6 +169,21 @@ def select_exports(info: SourceInfo, requested: Sequence[str] | None, *, module:
     return list(dict.fromkeys(requested))
 
 
-def map_functions(info: SourceInfo, names: Iterable[str], *, module: str) -> Iterator[Function]:
+def map_functions(info: SourceInfo, names: Iterable[str], *, module: str) -> list[Function]:
+    """The model of every function in *names*; one :class:`SignatureError` listing every one that cannot be mapped.
+
+    All are tried, so a big library's unmappable functions come out in one build, not one a build.
+    """
+    functions: list[Function] = []
+    problems: list[str] = []
     for name in names:
-        yield map_function(info.functions[name], info.typedefs, module=module)
+        try:
+            functions.append(map_function(info.functions[name], info.typedefs, module=module))
+        except SignatureError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1:
+        raise SignatureError(problems[0])
+    if problems:
+        listed = "\n".join(f"  {p.removeprefix(module + ': ')}" for p in problems)
+        raise SignatureError(f"{module}: {len(problems)} functions cannot be mapped:\n{listed}")
+    return functions
