@@ -69,6 +69,28 @@ def test_pip_wheel_example_then_use_it_without_the_plugin(builder: Venv, plugin_
     _check_installed_example(tmp_path, wheel)
 
 
+def test_an_unchanged_tree_rebuilds_from_the_compile_cache_under_pip_wheel(
+    builder: Venv, plugin_wheel: Path, tmp_path: Path
+) -> None:
+    """Before: every isolated build installed the plugin at a new path, the cache key named it, and it missed."""
+    project = copy_example(tmp_path)
+
+    def build() -> str:
+        out = tmp_path / "wheels"
+        args = ("wheel", "-v", "--no-deps", "--find-links", str(plugin_wheel), "-w", str(out), str(project))
+        proc = builder.pip(*args)
+        return proc.stdout + proc.stderr  # pip -v shows the backend's log on stderr
+
+    build()
+    unchanged = build()
+    assert unchanged.count("wasm-ext: compile: up to date (cached)") == 2, unchanged  # both modules
+    kernels = project / "csrc" / "kernels.c"
+    kernels.write_text(kernels.read_text() + "\n/* an edit */\n")
+    edited = build()
+    assert edited.count("wasm-ext: compile: up to date (cached)") == 1, edited  # _logparse only
+    assert "compiling" in edited and "kernels.c" in edited
+
+
 def test_sdist_then_wheel_with_python_m_build(builder: Venv, plugin_wheel: Path, tmp_path: Path) -> None:
     project = copy_example(tmp_path)
     out = tmp_path / "dist"

@@ -135,3 +135,27 @@ def test_write_if_changed_keeps_unchanged_files(tmp_path: Path) -> None:
     stamp = path.stat().st_mtime_ns
     assert write_if_changed(path, b"x = 1\n") is False and path.stat().st_mtime_ns == stamp
     assert write_if_changed(path, "x = 2\n") is True and path.read_text() == "x = 2\n"
+
+
+def test_files_in_the_plugins_include_directory_are_recorded_wherever_it_moves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip installs the plugin at a new temporary path for every isolated build: the entry must still hit."""
+    from wasm_ext.builder import stage_cache
+
+    first, second = tmp_path / "env1" / "include", tmp_path / "env2" / "include"
+    for include in (first, second):
+        include.mkdir(parents=True)
+        (include / "wasm_ext.h").write_text("#define WASM_EXPORT\n")
+    source = tmp_path / "k.c"
+    source.write_text("int f(void);\n")
+    monkeypatch.setattr(stage_cache, "INCLUDE_DIR", str(first))
+    cache = StageCache(tmp_path / "cache")
+    cache.put("compile", "k", b"module", files=[str(first / "wasm_ext.h"), str(source)])
+    record = json.loads((tmp_path / "cache" / "compile.json").read_text())
+    assert record["files"] == sorted(["$WASM_EXT_INCLUDE/wasm_ext.h", str(source)])
+    monkeypatch.setattr(stage_cache, "INCLUDE_DIR", str(second))  # the next isolated build
+    assert cache.get("compile", "k") is not None
+    (second / "wasm_ext.h").write_text("#define WASM_EXPORT __attribute__((used))\n")  # a new plugin's header
+    assert cache.get("compile", "k") is None
+

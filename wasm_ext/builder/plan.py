@@ -20,6 +20,7 @@ from ..extension import WasmExtension
 from ..log import get_logger
 from ..runtime.layout import ModuleFiles
 from . import toolchain
+from .stage_cache import INCLUDE_ALIAS
 
 log = get_logger(__name__)
 
@@ -50,7 +51,8 @@ class BuildPlan:
         return {
             "name": self.name,
             "sources": [str(s) for s in self.sources],
-            "preprocessor_flags": list(self.preprocessor_flags),
+            # the plugin's include directory moves with every isolated build: not part of the key
+            "preprocessor_flags": [f.replace(INCLUDE_DIR, INCLUDE_ALIAS) for f in self.preprocessor_flags],
             "extra_compile_args": list(self.extra_compile_args),
             "extra_link_args": list(self.extra_link_args),
             "exports": None if self.exports is None else list(self.exports),

@@ -7,6 +7,11 @@ depfiles) records those files with the entry, and the entry hits only while thei
 contents are unchanged. A hit skips the tool entirely, so a no-op rebuild costs only the
 hashing. One entry per stage is kept: a changed input replaces it.
 
+Paths inside the plugin's own include directory are recorded as ``$WASM_EXT_INCLUDE/...``:
+pip's build isolation installs the plugin at a new temporary path for every build, and a
+key or record naming that path would never match again (an unchanged rebuild of a big
+amalgamation recompiled for a minute). Their contents are still hashed.
+
 A cached module is shipped as if built, so the cache is used only while ``trust`` finds
 its directory, and every one above it, writable by nobody but the user (a build
 directory restored from a CI cache shared with others is the usual case where it is
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import INCLUDE_DIR
 from ..log import get_logger
 from ..runtime import trust
 
@@ -35,12 +41,28 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+INCLUDE_ALIAS = "$WASM_EXT_INCLUDE"
+
+
+def portable(path: str | Path) -> str:
+    """*path* as recorded: below the plugin's include directory, relative to ``$WASM_EXT_INCLUDE``."""
+    text = os.fspath(path)
+    root = os.path.join(INCLUDE_DIR, "")
+    return INCLUDE_ALIAS + "/" + text[len(root) :].replace(os.sep, "/") if text.startswith(root) else text
+
+
+def local(recorded: str) -> str:
+    """A recorded path (see :func:`portable`) as a path on this machine, in this build."""
+    prefix = INCLUDE_ALIAS + "/"
+    return os.path.join(INCLUDE_DIR, *recorded[len(prefix) :].split("/")) if recorded.startswith(prefix) else recorded
+
+
 def files_digest(paths: Iterable[str | Path]) -> str | None:
-    """Hash of the paths and contents of *paths*; ``None`` if one is missing."""
+    """Hash of the (portable) paths and contents of *paths*; ``None`` if one is missing."""
     h = hashlib.sha256()
-    for path in sorted({os.fspath(p) for p in paths}):
+    for path in sorted({portable(p) for p in paths}):
         try:
-            data = Path(path).read_bytes()
+            data = Path(local(path)).read_bytes()
         except OSError:
             return None
         h.update(path.encode() + b"\0" + hashlib.sha256(data).digest())
@@ -97,7 +119,7 @@ class StageCache:
         self, stage: str, key: str, data: bytes, meta: dict[str, Any] | None = None, files: Iterable[str] = ()
     ) -> None:
         """Store *data* for *key*; *files*: inputs found while running (an entry whose files are gone is not kept)."""
-        listed = sorted(set(files))
+        listed = sorted({portable(f) for f in files})
         files_hash = files_digest(listed) if listed else None
         if listed and files_hash is None or not self._trusted(create=True):
             return
