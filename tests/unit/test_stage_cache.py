@@ -158,4 +158,3 @@ def test_files_in_the_plugins_include_directory_are_recorded_wherever_it_moves(
     assert cache.get("compile", "k") is not None
     (second / "wasm_ext.h").write_text("#define WASM_EXPORT __attribute__((used))\n")  # a new plugin's header
     assert cache.get("compile", "k") is None
-
