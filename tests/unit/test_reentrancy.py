@@ -218,3 +218,25 @@ def test_signals_during_the_first_call_neither_hang_nor_crash(
         "handler, __del__ or a weakref callback that interrupted it); make a first call before such code can run"
     )
     assert set(outcomes) <= {"ok", refusal} and outcomes, proc.stdout
+
+
+def test_an_instance_made_by_a_call_that_interrupted_the_first_one_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nested call that lands before the first call's instantiation starts makes the instance; the outer keeps it."""
+    k = make_package(tmp_path, unique_package("interrupted")).import_stub()
+    module = k._module
+    runtime = sys.modules[type(module).__module__]
+    real = runtime._start_loading
+    nested: list[Any] = []
+
+    def interrupted(name: str) -> None:  # the moment a signal handler could run, before the guard
+        if not nested and module._loads:
+            nested.append(None)  # once: the nested call passes here too
+            nested[0] = k.byte_sum(b"\x01\x02")  # binds byte_sum, which the outer call does not
+        real(name)
+
+    monkeypatch.setattr(runtime, "_start_loading", interrupted)
+    assert k.add(20, 22) == 42 and nested == [3]
+    with k.alloc(4) as buffer:  # one instance for the thread, so its buffers fit every kernel
+        assert k.byte_sum(buffer) == 0

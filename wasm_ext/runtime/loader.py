@@ -152,6 +152,9 @@ class KernelModule:
             loaded = self._load()
             _start_loading(self.name)
             try:
+                made: Instance | None = getattr(self._instances, "instance", None)
+                if made is not None:  # a call that interrupted this one before the guard (a signal handler) made it
+                    return made
                 native = self.engine().instantiate(loaded, self, wasi=self.wasi, limits=self.limits)
                 inst = self._instances.instance = Instance(self, native)
                 if self.limits is not None:
