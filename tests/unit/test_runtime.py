@@ -14,11 +14,13 @@ import hashlib
 import json
 import logging
 import math
+import operator
 import os
 import stat
 import string
 import struct
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
@@ -496,11 +498,27 @@ def test_an_int_subclass_is_passed_by_its_own_value(kernels: Any) -> None:
     assert kernels.echo_f64(_Lying(3)) == 3.0
 
 
+def _numpy_bool_is_an_index(np: Any) -> bool:
+    """Whether this numpy lets ``operator.index`` take ``numpy.bool_`` (older ones do, with a DeprecationWarning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            operator.index(np.True_)
+        except TypeError:
+            return False
+    return True
+
+
 def test_numpy_scalars_follow_pythons_integer_rule(kernels: Any) -> None:
     np = pytest.importorskip("numpy")
     assert kernels.add(np.int8(-3), np.uint64(5)) == 2 and kernels.add(True, False) == 1
-    text = message(lambda: kernels.add(np.True_, 1), TypeError)
-    assert text == f"add(): a must be an int, not numpy.{type(np.True_).__qualname__}"  # no __index__: numpy's choice
+    if _numpy_bool_is_an_index(np):  # numpy's own choice, whichever it is
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            assert kernels.add(np.True_, 1) == 2
+    else:
+        text = message(lambda: kernels.add(np.True_, 1), TypeError)
+        assert text == f"add(): a must be an int, not numpy.{type(np.True_).__qualname__}"
     assert kernels.echo_f64(np.float32(0.5)) == 0.5
 
 
@@ -786,7 +804,10 @@ def test_alloc_takes_integers_by_the_rule_of_integer_parameters(kernels: Any) ->
     np = pytest.importorskip("numpy")
     with kernels.alloc(np.int64(8)) as buf, kernels.alloc(True) as one:  # bool is an int, as in Python
         assert (buf.nbytes, type(buf.nbytes), one.nbytes) == (8, int, 1)
-    assert message(lambda: kernels.alloc(np.True_), TypeError).startswith("alloc(): nbytes must be an int, not numpy.")
+    if not _numpy_bool_is_an_index(np):
+        assert message(lambda: kernels.alloc(np.True_), TypeError).startswith(
+            "alloc(): nbytes must be an int, not numpy."
+        )
 
 
 def test_wasm_buffer_of_the_wrong_item_size(kernels: Any) -> None:

@@ -8,8 +8,9 @@ Integers follow one rule, Python's own (``operator.index``), as ctypes does: an 
 parameter (and ``alloc``'s size) takes ``int``, its subclasses by their own value
 (``bool`` included: ``True`` is 1; an overridden ``__int__`` is not consulted), and
 objects with ``__index__`` (numpy integers). It refuses what Python does not count as an
-integer: floats, and ``numpy.bool_`` (numpy gives it no ``__index__``; pass ``bool(x)``).
-A C ``bool`` parameter takes any object's truth value, as ``if x:`` does.
+integer: floats, and ``numpy.bool_`` where numpy gives it no ``__index__`` (recent
+versions; older ones accept it with a DeprecationWarning). A C ``bool`` parameter takes
+any object's truth value, as ``if x:`` does.
 """
 
 from __future__ import annotations
