@@ -93,22 +93,22 @@ def _make_build_ext(base: type[_setuptools_build_ext]) -> type[_setuptools_build
         def _build_wasm(self, ext: WasmExtension) -> None:
             build_dir = self._wasm_package_dir(ext, inplace=False)
             log.info("building wasm extension %s", ext.name)
-            try:
-                result = build_extension(
-                    ext,
-                    source_root=Path(self.distribution.src_root or os.curdir),
-                    package_dir=build_dir,
-                    temp_dir=Path(self.build_temp) / "wasm" / ext.name,
-                )
-                log.info("built %s in %.2f s: %d bytes", ext.name, result.seconds, result.size)
-                if self.inplace:
-                    source_dir = self._wasm_package_dir(ext, inplace=True)
+            result = build_extension(  # explains its own OSErrors
+                ext,
+                source_root=Path(self.distribution.src_root or os.curdir),
+                package_dir=build_dir,
+                temp_dir=Path(self.build_temp) / "wasm" / ext.name,
+            )
+            log.info("built %s in %.2f s: %d bytes", ext.name, result.seconds, result.size)
+            if self.inplace:
+                source_dir = self._wasm_package_dir(ext, inplace=True)
+                try:
                     for path in result.outputs:
                         target = source_dir / path.relative_to(build_dir)
                         target.parent.mkdir(parents=True, exist_ok=True)
                         shutil.copyfile(path, target)
-            except OSError as exc:  # a full disk or TMPDIR, a read-only tree: say which, and what to do
-                reraise_explained(exc, ext.name)
+                except OSError as exc:  # a full disk, a read-only tree: say which, and what to do
+                    reraise_explained(exc, ext.name)
 
         def _wasm_package_dir(self, ext: WasmExtension, *, inplace: bool) -> Path:
             if inplace:

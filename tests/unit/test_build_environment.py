@@ -80,7 +80,7 @@ def test_build_ext_turns_a_full_disk_into_a_build_error(
     def full_disk(*args: object, **kwargs: object) -> None:
         raise OSError(code, os.strerror(code), where)
 
-    monkeypatch.setattr(pipeline, "build_extension", full_disk)
+    monkeypatch.setattr(pipeline, "make_plan", full_disk)  # inside build_extension, which explains it
     command = _build_ext(tmp_path)
     if code == errno.ENOSPC:
         with pytest.raises(

@@ -69,12 +69,13 @@ def read_sources(plan: BuildPlan) -> SourceInfo:
     depfile_dir = plan.temp_dir / "deps"
     depfile_dir.mkdir(parents=True, exist_ok=True)
     flags = [*plan.preprocessor_flags, *plan.extra_compile_args]
+    project = _project_files(plan)
     for index, source in enumerate(plan.sources):
         depfile = depfile_dir / f"{index}-{source.stem}.d"
         tree = dump_ast(plan.compiler, source, [*flags, "-MD", "-MF", str(depfile)], module=plan.name)
         info.files.update(str(Path(d).resolve()) for d in read_depfile(depfile))
         info.files.add(str(source.resolve()))
-        collect(tree, str(source), info, project=_project_files(plan))
+        collect(tree, str(source), info, project=project)
     return info
 
 

@@ -12,12 +12,33 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 from ..errors import ToolchainError, WasmExtError
 from ..log import get_logger
 
 log = get_logger(__name__)
+
+
+T = TypeVar("T")
+P = TypeVar("P")
+
+
+def _start(
+    launch: Callable[..., P],
+    argv: Sequence[str | os.PathLike[str]],
+    what: str,
+    *,
+    env: Mapping[str, str] | None,
+    **options: Any,
+) -> P:
+    """*launch* (``subprocess.run`` or ``Popen``) on *argv*, logged; a tool that cannot start is a ToolchainError."""
+    args = [os.fspath(a) for a in argv]
+    log.info("+ %s", shlex.join(args))
+    try:
+        return launch(args, env=None if env is None else dict(env), stdin=subprocess.DEVNULL, **options)
+    except OSError as exc:
+        raise ToolchainError(f"{what}: cannot run {args[0]!r}: {exc}") from exc
 
 
 def run(
@@ -32,28 +53,21 @@ def run(
 
     A tool that cannot be started at all raises :class:`ToolchainError`.
     """
-    args = [os.fspath(a) for a in argv]
-    log.info("+ %s", shlex.join(args))
-    try:
-        proc = subprocess.run(
-            args,
-            cwd=cwd,
-            env=None if env is None else dict(env),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            check=False,
-        )
-    except OSError as exc:
-        raise ToolchainError(f"{what}: cannot run {args[0]!r}: {exc}") from exc
+    proc = _start(
+        subprocess.run,
+        argv,
+        what,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
     if proc.returncode != 0:
         output = "\n".join(part.strip() for part in (proc.stderr, proc.stdout) if part.strip())
         raise error(f"{what} failed (exit code {proc.returncode}):\n{output or '(no output)'}")
     return proc
-
-
-T = TypeVar("T")
 
 
 def stream(
@@ -70,19 +84,10 @@ def stream(
     may be partial output of any size); an error *read* raises is reported the same way
     if the tool failed, so a broken stream never hides the tool's own diagnostics.
     """
-    args = [os.fspath(a) for a in argv]
-    log.info("+ %s", shlex.join(args))
     with tempfile.TemporaryFile() as stderr:
-        try:
-            proc = subprocess.Popen(
-                args,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=None if env is None else dict(env),
-            )
-        except OSError as exc:
-            raise ToolchainError(f"{what}: cannot run {args[0]!r}: {exc}") from exc
+        proc: subprocess.Popen[bytes] = _start(
+            subprocess.Popen, argv, what, env=env, stdout=subprocess.PIPE, stderr=stderr
+        )
         assert proc.stdout is not None
         failure: Exception | None = None
         result = None

@@ -60,7 +60,12 @@ class Compiler:
 
     def environment(self) -> dict[str, str] | None:
         """The environment to run the compiler in (``None``: the build's own)."""
-        return {**os.environ, **dict(self.env)} if self.env else None
+        return self.environment_with(self.env)
+
+    @staticmethod
+    def environment_with(env: tuple[tuple[str, str], ...]) -> dict[str, str] | None:
+        """The build's environment plus *env* (``None`` when *env* adds nothing)."""
+        return {**os.environ, **dict(env)} if env else None
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ def _ziglang() -> Compiler:
         [*cc, "-E", "-v", "-x", "c", os.devnull, "-o", os.devnull],
         error=ToolchainError,
         what="zig cc header search path probe",
-        env={**os.environ, **dict(env)} if env else None,
+        env=Compiler.environment_with(env),
     )
     includes = _include_dirs_from_verbose(probe.stderr)
     ast: tuple[str, ...] = (zig, "clang", "--target=wasm32-wasip1", "-nostdinc")
