@@ -43,6 +43,7 @@ _KEYS: dict[str, tuple[str, Callable[[object], bool], str]] = {
         "a byte count or a string like '64KiB'",
     ),
     "wasi": ("wasi", lambda v: isinstance(v, bool), "true or false"),
+    "functions": ("functions", lambda v: isinstance(v, dict), "a table of C function name -> {parameter = spec}"),
 }
 _TABLE_KEYS = {"modules"}
 
@@ -95,6 +96,8 @@ def _extension_from_table(path: Path, index: int, entry: dict[str, Any]) -> Wasm
     name = kwargs.pop("name")
     sources = kwargs.pop("sources")
     try:
-        return WasmExtension(name, sources, **kwargs)
+        ext = WasmExtension(name, sources, **kwargs)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    ext.declared_in = f"{path} [[tool.wasm-ext.modules]]"
+    return ext

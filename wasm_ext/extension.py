@@ -8,11 +8,12 @@ recognises it and builds it with the wasm pipeline instead of the host compiler.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Optional, Union
 
 from setuptools import Extension
 
+from .declarations import FunctionDecl, parse_functions
 from .errors import ConfigError
 from .runtime.units import SizeSpec
 from .runtime.units import parse_size as _parse_size
@@ -100,6 +101,7 @@ class WasmExtension(Extension):
         precompile: bool = True,
         max_size: SizeSpec = None,
         wasi: bool = False,
+        functions: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         if not isinstance(name, str) or not all(_IDENTIFIER_RE.match(part) for part in name.split(".")):
             raise ConfigError(f"WasmExtension name must be a dotted module name, got {name!r}")
@@ -137,6 +139,9 @@ class WasmExtension(Extension):
         self.precompile: bool = precompile
         self.max_size: int | None = parse_size(max_size, what=f"{name}: max_size")
         self.wasi: bool = wasi
+        # what C cannot say about some functions (see wasm_ext.declarations), and where it was said
+        self.functions: tuple[FunctionDecl, ...] = parse_functions(functions, where=name)
+        self.declared_in: str = "WasmExtension(functions=...)"
 
     @property
     def basename(self) -> str:

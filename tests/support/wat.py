@@ -28,12 +28,12 @@ import wasmtime
 
 from wasm_ext.builder import precompile as precompile_stage
 from wasm_ext.builder import stubgen, wasm_binary
-from wasm_ext.builder.model import Function, Param
+from wasm_ext.builder.model import Function
 from wasm_ext.runtime import wasmtime_engine
 from wasm_ext.runtime.layout import ModuleFiles
 from wasm_ext.runtime.manifest import Artifact, Manifest, Toolchain, WasmFile
 
-from .models import buffer, function, scalar, string
+from .models import Params, buffer, function, scalar, string
 
 __all__ = ["buffer", "kernel", "scalar", "string"]  # the model builders, for the tests
 
@@ -43,7 +43,7 @@ MAX_PAGES = 512  # ... and the most it can grow to: 32 MiB (malloc returns NULL 
 HEAP_BASE = 1024  # where malloc's first block header sits
 
 
-def kernel(name: str, result: str, *params: Param, doc: str = "") -> Function:
+def kernel(name: str, result: str, *params: Params, doc: str = "") -> Function:
     """The model of ``result name(params)``, exported under its own name."""
     return function(name, *params, result=result, doc=doc)
 

@@ -98,7 +98,13 @@ def test_a_stub_imports_only_stubapi_from_its_runtime(module_name: str) -> None:
     functions = [
         Function("f", (Param("x", "scalar", "i32", "int"),), "i32", "int", "", "k.c:1", "f"),
         Function(
-            "g", (Param("data", "buffer", "u8", "const uint8_t *", length="n"),), "void", "void", "", "k.c:2", "g"
+            "g",
+            (Param("data", "buffer", "u8", "const uint8_t *", length=1), Param("n", "length", "u32", "size_t")),
+            "void",
+            "void",
+            "",
+            "k.c:2",
+            "g",
         ),
     ]
     for source in render(module_name, functions, sources=["k.c"], wasi=False):

@@ -105,18 +105,27 @@ def test_function_round_trips_through_json() -> None:
     ("name", "params", "result"),
     [
         ("chain", (Param("v", "scalar", "u8", "octet_t"),), "u8"),
-        ("total", (Param("data", "buffer", "u8", "bytes_in", False, "len", "u32", "count_t"),), "i64"),
+        (
+            "total",
+            (Param("data", "buffer", "u8", "bytes_in", False, 1), Param("len", "length", "u32", "count_t")),
+            "i64",
+        ),
         (
             "fill",
             (
-                Param("out", "buffer", "f64", "dvec", True, "n", "u32", "size_t"),
+                Param("out", "buffer", "f64", "dvec", True, 1),
+                Param("n", "length", "u32", "size_t"),
                 Param("value", "scalar", "f64", "double"),
             ),
             "void",
         ),
         ("text_length", (Param("text", "string", "i8", "cstr"),), "u32"),
         # const dvec is double *const: the pointer is const, the doubles are written
-        ("const_pointer", (Param("xs", "buffer", "f64", "const dvec", True, "n", "u32", "size_t"),), "i32"),
+        (
+            "const_pointer",
+            (Param("xs", "buffer", "f64", "const dvec", True, 1), Param("n", "length", "u32", "size_t")),
+            "i32",
+        ),
     ],
     ids=["chain-of-three", "const-pointer-typedef", "writable-pointer-typedef", "string-typedef", "const-pointer"],
 )
@@ -131,7 +140,7 @@ def test_typedef_resolution(name: str, params: tuple[Param, ...], result: str) -
     reason="mapping._canonical: const on a typedef'd pointee (typedef const int cint_t; cint_t *xs) is dropped",
 )
 def test_const_from_the_pointee_typedef_makes_a_read_only_buffer() -> None:
-    (xs,) = _map("typedefs", "const_typedef_pointee").params
+    (xs, _) = _map("typedefs", "const_typedef_pointee").params
     assert (xs.kind, xs.ctype, xs.writable) == ("buffer", "i32", False)
 
 
@@ -174,8 +183,9 @@ def test_buffer_element_and_writability(name: str) -> None:
     pname, element, writable, length = BUFFERS[name]
     raw = _raw("buffers", name)
     fn = _map("buffers", name)
-    assert fn.params[0] == Param(
-        pname, "buffer", element, raw.params[0].spelling, writable, length, "u32", raw.params[1].spelling
+    assert fn.params[:2] == (
+        Param(pname, "buffer", element, raw.params[0].spelling, writable, 1),
+        Param(length, "length", "u32", raw.params[1].spelling),
     )
     assert fn.uses_memory
     assert fn.wasm_params[:2] == ("i32", "i32")
@@ -186,7 +196,10 @@ def test_buffer_element_and_writability(name: str) -> None:
 )
 def test_length_name_pairs(length: str) -> None:
     fn = _map("buffers", f"len_{length}")
-    assert fn.params == (Param("data", "buffer", "i32", "const int *", False, length, "u32", "size_t"),)
+    assert fn.params == (
+        Param("data", "buffer", "i32", "const int *", False, 1),
+        Param(length, "length", "u32", "size_t"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -195,11 +208,7 @@ def test_length_name_pairs(length: str) -> None:
     ids=["unknown-name", "another-pointers-suffix", "case-matters"],
 )
 def test_other_names_do_not_pair(name: str, length: str) -> None:
-    assert _error("buffers", name) == (
-        f"{_where('buffers', name)}: parameter data (const int *) is a pointer with no length parameter "
-        f"after it: if it is a buffer, put its length right after it, named n, len, length, size, count or data_len; "
-        f"{HINT}"
-    )
+    assert _error("buffers", name) == f"{_where('buffers', name)}: {_no_length(name, 'data', 'const int *', length)}"
 
 
 # function in buffers.c -> (length kind, wasm type of the length)
@@ -221,26 +230,24 @@ LENGTH_KINDS = {
 def test_length_of_every_integer_kind(name: str) -> None:
     kind, wasm = LENGTH_KINDS[name]
     fn = _map("buffers", name)
-    (xs,) = fn.params
-    assert (xs.kind, xs.ctype, xs.length, xs.length_ctype) == ("buffer", "f64", "n", kind)
-    assert xs.length_spelling == _raw("buffers", name).params[1].spelling
+    (xs, n) = fn.params
+    assert (xs.kind, xs.ctype, xs.length, n.kind, n.ctype) == ("buffer", "f64", 1, "length", kind)
+    assert (n.name, n.spelling) == ("n", _raw("buffers", name).params[1].spelling)
     assert fn.wasm_params == ("i32", wasm)
 
 
 @pytest.mark.parametrize("name", ["lt_float", "lt_double", "lt_bool", "lt_pointer"])
 def test_length_must_be_an_integer(name: str) -> None:
-    assert _error("buffers", name) == (
-        f"{_where('buffers', name)}: parameter xs (const double *) is a pointer with no length parameter "
-        f"after it: if it is a buffer, put its length right after it, named n, len, length, size, count or xs_len; "
-        f"{HINT}"
-    )
+    assert _error("buffers", name) == f"{_where('buffers', name)}: {_no_length(name, 'xs', 'const double *')}"
 
 
 def test_buffers_between_scalars() -> None:
     assert _map("buffers", "axpy").params == (
         Param("a", "scalar", "f64", "double"),
-        Param("x", "buffer", "f64", "const double *restrict", False, "x_len", "u32", "size_t"),
-        Param("y", "buffer", "f64", "double *restrict", True, "y_len", "u32", "size_t"),
+        Param("x", "buffer", "f64", "const double *restrict", False, 2),
+        Param("x_len", "length", "u32", "size_t"),
+        Param("y", "buffer", "f64", "double *restrict", True, 4),
+        Param("y_len", "length", "u32", "size_t"),
     )
     assert _map("buffers", "axpy").wasm_params == ("f64", "i32", "i32", "i32", "i32")
 
@@ -288,43 +295,51 @@ def test_const_char_pointer_is_a_string(fixture: str, name: str, params: tuple[P
     ],
 )
 def test_python_parameter_names(name: str, python_names: list[str]) -> None:
-    assert [p.name for p in _map("names", name).params] == python_names
+    assert [p.name for p in _map("names", name).arguments] == python_names
 
 
 def test_unnamed_buffer_keeps_its_c_length_name() -> None:
-    (_, _, buffer) = _map("names", "unnamed").params
-    assert (buffer.kind, buffer.length, buffer.spelling) == ("buffer", "n", "const int *")
+    (_, _, buffer, length) = _map("names", "unnamed").params
+    assert (buffer.kind, buffer.length, buffer.spelling, length.c_name) == ("buffer", 3, "const int *", "n")
 
 
 def test_unnamed_pointer_error_names_the_parameter_index() -> None:
     where = f"{MODULE}: function unnamed_pointer() at names.c:{line_of('names', 'unnamed_pointer', definition=False)}"
     assert _error("names", "unnamed_pointer") == (
-        f"{where}: parameter 0 (int *) is a pointer with no length parameter after it: if it is a buffer, put "
-        f"its length right after it, named n, len, length, size, count or len; {HINT}"
+        f"{where}: parameter 0 (int *) is an unnamed pointer: name it in the function's definition, then declare "
+        "what it is (`functions`)"
     )
 
 
 # --- what has no mapping ---------------------------------------------------------------
 
 
-def _no_length(param: str, spelling: str) -> str:
-    return (
-        f"parameter {param} ({spelling}) is a pointer with no length parameter after it: if it is a buffer, "
+def _no_length(fn: str, param: str, spelling: str, count: str = "N", *, value: bool = True) -> str:
+    """The error for a pointer the rules cannot place: how to declare it (a buffer, or one value)."""
+    message = (
+        f"parameter {param} ({spelling}) is a pointer with no length: if it is a buffer, declare the parameter that "
+        f'holds its count, functions.{fn}.{param} = "in[{count}]" ("inout[{count}]" if the function writes it), or '
         f"put its length right after it, named n, len, length, size, count or {param}_len"
     )
+    if value:
+        message += (
+            f'; if it points to one value, declare functions.{fn}.{param} = "out" (written by the function, then '
+            'returned), "inout" or "in"'
+        )
+    return message + "; or leave it out of `exports`"
 
 
 def _no_mapping(param: str, spelling: str) -> str:
-    return f"parameter {param} has type {spelling!r}, which has no Python mapping"
+    return f"parameter {param} has type {spelling!r}, which has no Python mapping; {HINT}"
 
 
 def _bad_result(spelling: str) -> str:
-    return f"return type {spelling!r} has no Python mapping"
+    return f"return type {spelling!r} has no Python mapping; {HINT}"
 
 
 # (fixture, function) -> what the error says after "<module>: function f() at <file>:<line>: "
 UNMAPPABLE = {
-    ("unmappable", "variadic"): "variadic functions (...) cannot be called from Python",
+    ("unmappable", "variadic"): f"variadic functions (...) cannot be called from Python; {HINT}",
     ("unmappable", "function_pointer"): _no_mapping("cb", "int (*)(int)"),
     ("unmappable", "long_double_param"): _no_mapping("x", "long double"),
     ("unmappable", "long_double_result"): _bad_result("long double"),
@@ -337,17 +352,19 @@ UNMAPPABLE = {
     ("unmappable", "union_by_value"): _no_mapping("u", "union number"),
     ("unmappable", "struct_pointer"): _no_mapping("p", "const struct point *"),
     ("unmappable", "array_pointer"): _no_mapping("rows", "int (*)[4]"),
-    ("unmappable", "array_param"): _no_length("xs", "int *"),  # int xs[4] is int *
+    ("unmappable", "array_param"): _no_length("array_param", "xs", "int *"),  # int xs[4] is int *
     ("unmappable", "complex_param"): _no_mapping("z", "_Complex double"),
     ("unmappable", "int128_param"): _no_mapping("x", "__int128"),
-    ("unmappable", "pointer_without_length"): _no_length("p", "int *"),
-    ("unmappable", "const_pointer_without_length"): _no_length("xs", "const double *"),
-    ("unmappable", "char_pointer_without_length"): _no_length("s", "char *"),
-    ("unmappable", "unsigned_string"): _no_length("s", "const unsigned char *"),
-    ("unmappable", "signed_string"): _no_length("s", "const signed char *"),
-    ("unmappable", "void_pointer_without_length"): _no_length("p", "const void *"),
-    ("unmappable", "bool_pointer_without_length"): _no_length("flags", "bool *"),
-    ("unmappable", "bad_second_param"): _no_length("p", "int *"),
+    ("unmappable", "pointer_without_length"): _no_length("pointer_without_length", "p", "int *"),
+    ("unmappable", "const_pointer_without_length"): _no_length("const_pointer_without_length", "xs", "const double *"),
+    ("unmappable", "char_pointer_without_length"): _no_length("char_pointer_without_length", "s", "char *"),
+    ("unmappable", "unsigned_string"): _no_length("unsigned_string", "s", "const unsigned char *"),
+    ("unmappable", "signed_string"): _no_length("signed_string", "s", "const signed char *"),
+    ("unmappable", "void_pointer_without_length"): _no_length(
+        "void_pointer_without_length", "p", "const void *", value=False
+    ),
+    ("unmappable", "bool_pointer_without_length"): _no_length("bool_pointer_without_length", "flags", "bool *"),
+    ("unmappable", "bad_second_param"): _no_length("bad_second_param", "p", "int *", "ok"),
     ("typedefs", "bad_pointer_typedef"): _no_mapping("rows", "dvec_ptr"),
     ("typedefs", "bad_callback"): _no_mapping("cb", "callback_t"),
     ("typedefs", "bad_struct_typedef"): _no_mapping("p", "point_t"),
@@ -357,7 +374,7 @@ UNMAPPABLE = {
 
 @pytest.mark.parametrize(("fixture", "name"), UNMAPPABLE, ids=[f"{f}-{n}" for f, n in UNMAPPABLE])
 def test_unmappable_prototype(fixture: str, name: str) -> None:
-    assert _error(fixture, name) == f"{_where(fixture, name)}: {UNMAPPABLE[fixture, name]}; {HINT}"
+    assert _error(fixture, name) == f"{_where(fixture, name)}: {UNMAPPABLE[fixture, name]}"
 
 
 @pytest.mark.xfail(
@@ -476,8 +493,8 @@ def test_a_lone_pointer_named_like_a_result_is_called_an_out_parameter(name: str
     with pytest.raises(SignatureError) as caught:
         map_function(raw, {"size_t": "unsigned long"}, module=MODULE)
     message = str(caught.value)
-    assert f"parameter {name} (size_t *) is a pointer to a single value the function probably writes" in message
-    assert "_len_len" not in message and "out-parameters cannot be bound yet" in message
+    assert f"parameter {name} (size_t *) is a pointer to one value (an out-parameter?): declare " in message
+    assert f'functions.f.{name} = "out"' in message and "@param[out]" in message and "_len_len" not in message
 
 
 def test_every_unmappable_function_is_reported_at_once() -> None:

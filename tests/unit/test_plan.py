@@ -69,9 +69,11 @@ def test_declared_inputs_change_with_every_option(project: Path) -> None:
         "exports",
         "opt_level",
         "wasi",
+        "functions",
         "compiler",
     }
-    for options in ({"opt_level": "O2"}, {"define_macros": ["X"]}, {"wasi": True}, {"exports": ["f"]}):
+    changes = ({"opt_level": "O2"}, {"define_macros": ["X"]}, {"wasi": True}, {"exports": ["f"]})
+    for options in (*changes, {"functions": {"f": {"x": "out"}}}):
         assert _plan(project, wasm_opt=False, **options).declared() != base, options
     assert _plan(project, wasm_opt=False, max_size=10).declared() == base  # the gate does not change the module
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from ruff.__main__ import find_ruff_bin
 from support.fake import buffer, function, scalar, write_stub
 from support.fake import string as string_param
+from support.models import C_TYPES, Params
 
 from wasm_ext.builder.model import SCALARS, VOID, Function, Param
 from wasm_ext.builder.stubgen import render, reserved_names
@@ -241,23 +242,40 @@ def docs(draw: st.DrawFn) -> str:
 
 
 @st.composite
-def params(draw: st.DrawFn) -> Param:
+def params(draw: st.DrawFn) -> Params:
     name = draw(identifiers().filter(lambda n: n != "self"))
-    kind = draw(st.sampled_from(["scalar"] * 3 + ["buffer", "string"]))
+    kind = draw(st.sampled_from(["scalar"] * 3 + ["buffer", "string", "in", "inout", "out"]))
     if kind == "scalar":
         return scalar(name, draw(st.sampled_from(list(SCALARS))))
     if kind == "string":
         return string_param(name)
+    if kind in ("in", "inout", "out"):  # a value by pointer
+        ctype = draw(st.sampled_from(list(SCALARS)))
+        return Param(name, kind, ctype, f"{C_TYPES[ctype]} *")
     element = draw(st.sampled_from([k for k in SCALARS if k != "bool"]))
     length_kind = draw(st.sampled_from([k for k in SCALARS if k not in ("bool", "f32", "f64")]))
     return buffer(name, element, writable=draw(st.booleans()), length=draw(identifiers()), length_kind=length_kind)
 
 
+def _name(p: Params) -> str:
+    return (p[0] if isinstance(p, tuple) else p).name
+
+
 @st.composite
 def functions(draw: st.DrawFn, name: str) -> Function:
-    parameters = draw(st.lists(params(), max_size=6, unique_by=lambda p: p.name))
+    parameters = draw(st.lists(params(), max_size=6, unique_by=_name))
     result = draw(st.sampled_from([VOID, *SCALARS]))
-    return function(name, *parameters, result=result, doc=draw(docs()))
+    fn = function(name, *parameters, result=result, doc=draw(docs()))
+    if draw(st.booleans()):  # two buffers share the first one's length
+        buffers = [i for i, p in enumerate(fn.params) if p.kind == "buffer"]
+        if len(buffers) >= 2:
+            first, second = buffers[:2]
+            orphan = fn.params[second].length  # the second's own length goes; later indexes move down by one
+            kept = [replace(p, length=fn.params[first].length) if i == second else p for i, p in enumerate(fn.params)]
+            del kept[orphan]
+            moved = [replace(p, length=p.length - (p.length > orphan)) if p.kind == "buffer" else p for p in kept]
+            fn = replace(fn, params=tuple(moved))
+    return fn
 
 
 @st.composite
@@ -281,7 +299,10 @@ def shapes(case: Case) -> set[str]:
     for fn in case.functions:
         seen.update(p.kind for p in fn.params)
         seen.update(p.ctype for p in fn.params if p.kind == "scalar")
-        seen.update(f"length {p.length_ctype}" for p in fn.params if p.kind == "buffer")
+        seen.update(f"length {p.ctype}" for p in fn.params if p.kind == "length")
+        seen.update(
+            "shared length" for p in fn.params if p.kind == "length" and len(fn.lengths_of(fn.params.index(p))) > 1
+        )
         seen.add(f"result {fn.result}")
         names = [fn.export, *(p.name for p in fn.params)]
         seen.update(
@@ -293,6 +314,7 @@ def shapes(case: Case) -> set[str]:
 
 
 EXPECTED_SHAPES = {"top-level", "package", "scalar", "buffer", "string", *SCALARS, "long", "CAPS", "digits"}
+EXPECTED_SHAPES |= {"length", "in", "inout", "out", "shared length"}
 EXPECTED_SHAPES |= {"quote", "backslash", "tab", "paragraphs", "result void", "result bool", "length u8", "length i64"}
 
 

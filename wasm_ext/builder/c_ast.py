@@ -40,6 +40,8 @@ class RawFunction:
     defined: bool = False
     marked: bool = False  # WASM_EXPORT or export_name(...)
     static: bool = False  # internal linkage: the linker cannot export it
+    # parameter -> "in", "out" or "in,out": what its doc comment says (Doxygen's @param[out] x)
+    directions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -370,7 +372,8 @@ def _add_function(node: dict[str, Any], file: str, line: Any, ours: bool, info: 
     kinds = {child.get("kind") for child in inner}
     visibility_default = any(c.get("kind") == "VisibilityAttr" and c.get("visibility") == "default" for c in inner)
     marked = "WebAssemblyExportNameAttr" in kinds or ("AnnotateAttr" in kinds and visibility_default)
-    doc = next((_render_comment(c) for c in inner if c.get("kind") == "FullComment"), "")
+    comment = next((c for c in inner if c.get("kind") == "FullComment"), None)
+    doc = "" if comment is None else _render_comment(comment)
     fn = info.functions.get(name)
     if fn is None:
         fn = info.functions[name] = RawFunction(name, params, result, bool(node.get("variadic")), f"{file}:{line}")
@@ -381,7 +384,18 @@ def _add_function(node: dict[str, Any], file: str, line: Any, ours: bool, info: 
         fn.defined = True
     fn.static = fn.static or node.get("storageClass") == "static"
     fn.marked = fn.marked or marked
-    fn.doc = fn.doc or doc
+    if doc and not fn.doc:
+        fn.doc = doc
+        fn.directions = {} if comment is None else _directions(comment)
+
+
+def _directions(comment: dict[str, Any]) -> dict[str, str]:
+    """The directions a comment gives explicitly: ``@param[out] used`` -> ``{"used": "out"}``."""
+    return {
+        c["param"]: c["direction"]
+        for c in comment.get("inner", [])
+        if c.get("kind") == "ParamCommandComment" and c.get("explicit") and "param" in c and "direction" in c
+    }
 
 
 def _render_comment(node: dict[str, Any]) -> str:

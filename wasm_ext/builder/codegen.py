@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..runtime.binding import slot_index
-from .model import SCALARS, VOID, Function, Param
+from .model import ARGUMENT_KINDS, RETURNED_KINDS, SCALARS, VOID, Function, Param
 
 BUFFER_ANNOTATION = "Buffer | WasmBuffer"
 STRING_ANNOTATION = "str | bytes"
@@ -22,12 +22,16 @@ STRING_ANNOTATION = "str | bytes"
 
 @dataclass(frozen=True)
 class StubParam:
-    """One parameter of a stub function, with everything its checks and slot need."""
+    """One C parameter of a stub function, with everything its checks, staging and slot need.
+
+    Python arguments (``is_argument``) appear in the signature; ``length`` and ``out``
+    parameters are filled in by the stub.
+    """
 
     name: str
     annotation: str
-    kind: str  # "scalar", "buffer" or "string"
-    check: str  # scalars: "int", "float" or "bool" (bool needs no check)
+    kind: str  # see wasm_ext.builder.model.ARGUMENT_KINDS
+    check: str  # scalars and values by pointer: "int", "float" or "bool" (bool needs no check)
     ctype: str
     lo: int
     hi: int
@@ -35,10 +39,18 @@ class StubParam:
     index: int = -1  # memory arguments: the number in their generated names
     itemsize: int = 1
     writable: bool = False
-    length_slot: str = ""  # buffers: where the element count is written
-    count: str = ""  # buffers: the element count as an expression
+    count: str = ""  # lengths: the count as an expression (of the first buffer that names it)
     length_ctype: str = ""
-    length_hi: int | None = None  # buffers: the count's limit, when the C length type is narrower than memory
+    length_hi: int | None = None  # lengths: the limit, when the C type is narrower than memory
+    others: tuple[tuple[str, str], ...] = ()  # lengths: (name, count) of the other buffers sharing it
+    buffers: str = ""  # lengths: the names of the buffers that share it, for messages
+    staged: str = ""  # in/inout/out: the bytes staged for the value
+    nbytes: str = ""  # memory arguments: their size in bytes, as an expression
+    read: str = ""  # out/inout: the expression reading the value back after the call
+
+    @property
+    def is_argument(self) -> bool:
+        return self.kind in ARGUMENT_KINDS
 
 
 @dataclass(frozen=True)
@@ -48,20 +60,34 @@ class StubFunction:
     export: str
     params: tuple[StubParam, ...]
     result: str  # the result annotation
-    result_expr: str | None  # how the result is read from the binding; None for void
+    result_expr: str | None  # how the C result is read from the binding; None for void
     doc: str
     callable_type: str  # the function's type as a Callable annotation
+    return_expr: str | None = None  # after copying buffers back: what the function returns
+
+    @property
+    def arguments(self) -> tuple[StubParam, ...]:
+        return tuple(p for p in self.params if p.is_argument)
 
     @property
     def memory_params(self) -> tuple[StubParam, ...]:
-        return tuple(p for p in self.params if p.kind != "scalar")
+        return tuple(p for p in self.params if p.index >= 0)
 
     @property
     def writable_params(self) -> tuple[StubParam, ...]:
         return tuple(p for p in self.params if p.writable)
 
+    @property
+    def lengths(self) -> tuple[StubParam, ...]:
+        return tuple(p for p in self.params if p.kind == "length")
+
+    @property
+    def copies_back(self) -> bool:
+        """Whether anything is read from memory after the call (buffers copied back, values returned)."""
+        return bool(self.writable_params) or any(p.read for p in self.params)
+
     def signature(self, *, method: bool = False) -> str:
-        params = ["self"] * method + [f"{p.name}: {p.annotation}" for p in self.params]
+        params = ["self"] * method + [f"{p.name}: {p.annotation}" for p in self.arguments]
         return f"def {self.export}({', '.join(params)}) -> {self.result}:"
 
 
@@ -70,28 +96,67 @@ def _slot(kind: str, position: int) -> str:
     return f"_b.{view}[{slot_index(view, position)}]"
 
 
+def _check(kind: str) -> str:
+    return "float" if SCALARS[kind].python == "float" else "bool" if kind == "bool" else "int"
+
+
+def _packed(p: Param) -> str:
+    """The bytes of argument *p*'s value (checked by then), as its pointer's target holds them."""
+    return f'_pack["{p.ctype}"]({p.name})'
+
+
+def _unpacked(p: Param, address: str) -> str:
+    """The value the call left at *address* for the ``out``/``inout`` parameter *p*."""
+    return f'_unpack["{p.ctype}"](_inst.read({address}, {SCALARS[p.ctype].size}))[0]'
+
+
+def _count(p: Param, index: int) -> str:
+    size = SCALARS[p.ctype].size
+    return f"_n{index}" if size == 1 or p.count_bytes else f"_n{index} // {size}"
+
+
 def stub_function(fn: Function) -> StubFunction:
     """*fn* prepared for the templates."""
+    memory_index = {i: n for n, i in enumerate(i for i, p in enumerate(fn.params) if p.by_pointer)}
     params: list[StubParam] = []
-    position = 0  # the wasm parameter slot
-    memory_index = 0
-    for p in fn.params:
+    reads: list[tuple[str, str]] = []  # (annotation, expression) of each value returned besides the result
+    for position, p in enumerate(fn.params):
+        info = SCALARS[p.ctype]
+        slot = _slot("u32" if p.by_pointer else p.ctype, position)
         if p.kind == "scalar":
-            info = SCALARS[p.ctype]
-            check = "float" if info.python == "float" else "bool" if p.ctype == "bool" else "int"
-            params.append(
-                StubParam(p.name, info.python, "scalar", check, p.ctype, info.lo, info.hi, _slot(p.ctype, position))
-            )
-            position += 1
+            params.append(StubParam(p.name, info.python, "scalar", _check(p.ctype), p.ctype, info.lo, info.hi, slot))
             continue
-        address = _slot("u32", position)
-        position += 1
+        if p.kind == "length":
+            buffers = [
+                (memory_index[i], b) for i, b in enumerate(fn.params) if b.kind == "buffer" and b.length == position
+            ]
+            (first_index, first), *rest = buffers
+            smallest = min(SCALARS[b.ctype].size if not b.count_bytes else 1 for _, b in buffers)
+            limit = info.hi
+            params.append(
+                StubParam(
+                    p.name,
+                    "",
+                    "length",
+                    "",
+                    p.ctype,
+                    0,
+                    0,
+                    slot,
+                    count=_count(first, first_index),
+                    length_ctype=p.ctype,
+                    length_hi=limit if limit < 0xFFFFFFFF // smallest else None,
+                    others=tuple((b.name, _count(b, i)) for i, b in rest),
+                    buffers=" and ".join(b.name for _, b in buffers),
+                )
+            )
+            continue
+        index = memory_index[position]
         if p.kind == "string":
-            params.append(StubParam(p.name, STRING_ANNOTATION, "string", "", p.ctype, 0, 0, address, memory_index))
-        else:
-            length_kind = p.length_ctype or "u32"
-            size = SCALARS[p.ctype].size
-            limit = SCALARS[length_kind].hi
+            params.append(
+                StubParam(p.name, STRING_ANNOTATION, "string", "", p.ctype, 0, 0, slot, index, nbytes=f"_n{index}")
+            )
+        elif p.kind == "buffer":
             params.append(
                 StubParam(
                     p.name,
@@ -101,27 +166,53 @@ def stub_function(fn: Function) -> StubFunction:
                     p.ctype,
                     0,
                     0,
-                    address,
-                    memory_index,
-                    itemsize=size,
+                    slot,
+                    index,
+                    itemsize=info.size,
                     writable=p.writable,
-                    length_slot=_slot(length_kind, position),
-                    count=f"_n{memory_index}" if size == 1 else f"_n{memory_index} // {size}",
-                    length_ctype=length_kind,
-                    length_hi=limit if limit < 0xFFFFFFFF // size else None,
+                    nbytes=f"_n{index}",
                 )
             )
-            position += 1
-        memory_index += 1
-    result = "None" if fn.result == VOID else SCALARS[fn.result].python
-    if fn.result == VOID:
-        result_expr = None
-    elif fn.result == "bool":
-        result_expr = "_b.u32[0] != 0"
+        else:  # a value by pointer: in, inout, out
+            read = _unpacked(p, f"_at{index}") if p.kind in RETURNED_KINDS else ""
+            staged = _packed(p) if p.kind != "out" else 'b"' + "\\x00" * info.size + '"'
+            check = _check(p.ctype) if p.kind != "out" else ""
+            params.append(
+                StubParam(
+                    p.name,
+                    info.python if p.kind != "out" else "",
+                    p.kind,
+                    check,
+                    p.ctype,
+                    info.lo,
+                    info.hi,
+                    slot,
+                    index,
+                    itemsize=info.size,
+                    staged=staged,
+                    nbytes=str(info.size),
+                    read=read,
+                )
+            )
+            if read:
+                reads.append((info.python, f"_o{index}"))
+    results: list[tuple[str, str]] = []
+    if fn.result != VOID:
+        result_expr = "_b.u32[0] != 0" if fn.result == "bool" else _slot(fn.result, 0)
+        results.append((SCALARS[fn.result].python, result_expr))
     else:
-        result_expr = _slot(fn.result, 0)
-    callable_type = f"Callable[[{', '.join(p.annotation for p in params)}], {result}]"
-    return StubFunction(fn.export, tuple(params), result, result_expr, function_doc(fn), callable_type)
+        result_expr = None
+    results += reads
+    if not results:
+        result, return_expr = "None", None
+    elif len(results) == 1:
+        result, return_expr = results[0][0], reads[0][1] if reads else "_r"
+    else:
+        result = f"tuple[{', '.join(a for a, _ in results)}]"
+        return_expr = ", ".join(["_r"] * (result_expr is not None) + [e for _, e in reads])
+    arguments = [q.annotation for q in params if q.is_argument]
+    callable_type = f"Callable[[{', '.join(arguments)}], {result}]"
+    return StubFunction(fn.export, tuple(params), result, result_expr, function_doc(fn), callable_type, return_expr)
 
 
 def _c_decl(spelling: str, name: str) -> str:
@@ -129,24 +220,27 @@ def _c_decl(spelling: str, name: str) -> str:
 
 
 def c_prototype(fn: Function) -> str:
-    params = []
-    for p in fn.params:
-        params.append(_c_decl(p.spelling, p.name))
-        if p.length:
-            params.append(_c_decl(p.length_spelling or "size_t", p.length))
-    return f"{fn.result_spelling} {fn.name}({', '.join(params)})"
+    params = ", ".join(_c_decl(p.spelling, p.c_name) for p in fn.params)
+    return f"{fn.result_spelling} {fn.name}({params})"
 
 
 def function_doc(fn: Function) -> str:
-    """The docstring of *fn*'s stub function: the C comment, then the prototype and buffer notes."""
+    """The docstring of *fn*'s stub function: the C comment, then the prototype and notes on pointers."""
     doc = fn.doc.strip() or f"Call the wasm kernel {fn.name}()."
     notes = [f"C: ``{c_prototype(fn)}``"]
     for p in fn.params:
         if p.kind == "buffer":
-            notes.append(_buffer_note(p))
+            notes.append(_buffer_note(fn, p))
+        elif p.kind in ("out", "inout"):
+            given = "returned" if p.kind == "out" else "passed in, and its new value returned"
+            notes.append(f"``{p.name}`` (``{p.spelling}``): the function writes it; {given}.")
     return doc + "\n\n" + "\n".join(notes)
 
 
-def _buffer_note(p: Param) -> str:
+def _buffer_note(fn: Function, p: Param) -> str:
     mode = "copied in and back out" if p.writable else "read-only"
-    return f"``{p.name}``: buffer of {p.ctype} ({mode}); ``{p.length}`` is filled in."
+    length = fn.params[p.length]
+    shared = [b.name for b in fn.lengths_of(p.length) if b is not p]
+    what = "its size in bytes" if p.count_bytes else "its length"
+    also = f" (shared with {', '.join(shared)}: they must be as long)" if shared else ""
+    return f"``{p.name}``: buffer of {p.ctype} ({mode}); ``{length.c_name}`` is {what}, filled in{also}."

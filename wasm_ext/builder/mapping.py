@@ -14,8 +14,9 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
+from ..declarations import DIRECTIONS, FunctionDecl, ParamSpec
 from ..errors import SignatureError, WasmCompileError
-from .c_ast import RawFunction, SourceInfo
+from .c_ast import RawFunction, RawParam, SourceInfo
 from .model import VOID, Function, Param
 
 LENGTH_NAMES = ("n", "len", "length", "size", "count")
@@ -64,17 +65,39 @@ def _scalar_kind(base: str) -> str | None:
     return f"{'u' if unsigned else 'i'}{8 * size}"
 
 
-def _lone_pointer_hint(name: str) -> str:
-    """Why a pointer with no length after it cannot be mapped, and what would make it mappable."""
-    if _is_length_name("", name) or any(name.endswith(s) for s in LENGTH_SUFFIXES) or name.startswith(("out", "p_")):
+def _integer(kind: str | None) -> bool:
+    return kind is not None and kind not in (VOID, "bool", "f32", "f64")
+
+
+def _declare(fn: str, param: str, spec: str) -> str:
+    return f'functions.{fn}.{param} = "{spec}"'
+
+
+def _pointer_hint(fn: str, p: RawParam, pointee: str | None, counts: Sequence[str]) -> str:
+    """Why a pointer the rules cannot place is unmappable, and the declarations that would place it."""
+    if not p.name:
+        return "is an unnamed pointer: name it in the function's definition, then declare what it is (`functions`)"
+    count = counts[0] if counts else "N"
+    declare_count = (
+        f"declare the parameter that holds its count, {_declare(fn, p.name, f'in[{count}]')} "
+        f'("inout[{count}]" if the function writes it)'
+    )
+    rename = f", or put its length right after it, named {', '.join(LENGTH_NAMES)} or {p.name}_len"
+    as_value = f'{_declare(fn, p.name, "out")} (written by the function, then returned), "inout" or "in"'
+    if pointee is None or pointee == VOID:
+        return f"is a pointer with no length: if it is a buffer, {declare_count}{rename}; or leave it out of `exports`"
+    if (
+        _is_length_name("", p.name)
+        or any(p.name.endswith(s) for s in LENGTH_SUFFIXES)
+        or p.name.startswith(("out", "p_"))
+    ):
         return (
-            "is a pointer to a single value the function probably writes (an out-parameter): out-parameters "
-            f"cannot be bound yet; {_UNMAPPABLE_HINT}"
+            f"is a pointer to one value (an out-parameter?): declare {as_value}, or mark it @param[out] in its "
+            f"doc comment; if it is a buffer, {declare_count}; or leave it out of `exports`"
         )
-    length = f"{name}_len" if name else "len"
     return (
-        "is a pointer with no length parameter after it: if it is a buffer, put its length right after it, "
-        f"named n, len, length, size, count or {length}; {_UNMAPPABLE_HINT}"
+        f"is a pointer with no length: if it is a buffer, {declare_count}{rename}; if it points to one value, "
+        f"declare {as_value}; or leave it out of `exports`"
     )
 
 
@@ -91,8 +114,24 @@ def _python_name(name: str, index: int) -> str:
     return name + "_" if keyword.iskeyword(name) or name == "self" else name
 
 
-def map_function(raw: RawFunction, typedefs: dict[str, str], *, module: str) -> Function:
-    """Turn a C prototype into the stub's model, or raise :class:`SignatureError` saying why."""
+_DIRECTION_OF_COMMENT = {"out": "out", "in,out": "inout"}
+
+
+def map_function(
+    raw: RawFunction,
+    typedefs: dict[str, str],
+    *,
+    module: str,
+    declared: FunctionDecl | None = None,
+    origin: str = "",
+    warnings: list[str] | None = None,
+) -> Function:
+    """Turn a C prototype into the stub's model, or raise :class:`SignatureError` saying why.
+
+    *declared* says what the types leave open (see :mod:`wasm_ext.declarations`; a doc
+    comment's ``@param[out]``/``@param[in,out]`` counts where it says nothing); a shape
+    that is mapped but may not mean what it seems adds a message to *warnings*.
+    """
     where = f"{module}: function {raw.name}() at {raw.location}"
     if raw.variadic:
         raise SignatureError(f"{where}: variadic functions (...) cannot be called from Python; {_UNMAPPABLE_HINT}")
@@ -100,41 +139,122 @@ def map_function(raw: RawFunction, typedefs: dict[str, str], *, module: str) -> 
     result = _scalar_kind(result_base) if result_ptr == 0 else None
     if result is None:
         raise SignatureError(f"{where}: return type {raw.result!r} has no Python mapping; {_UNMAPPABLE_HINT}")
-    params: list[Param] = []
     raws = raw.params
+    names = [p.name for p in raws]
+    types = [_canonical(p.spelling, typedefs) for p in raws]
+    kinds = [_scalar_kind(base) if pointers >= 0 else None for base, pointers, _ in types]
+
+    def key_error(param: str, why: str) -> SignatureError:
+        spec = declared.spec(param) if declared is not None else None
+        text = f" = {spec.text!r}" if spec is not None else ""
+        return SignatureError(f"{where}: functions.{raw.name}.{param}{text} ({origin or 'declared'}): {why}")
+
+    specs: dict[int, ParamSpec] = {}
+    for pname, declared_spec in declared.params if declared is not None else ():
+        if pname not in names:
+            raise key_error(pname, f"{raw.name}() has no parameter {pname} (it has: {', '.join(names) or 'none'})")
+        specs[names.index(pname)] = declared_spec
+    for i, p in enumerate(raws):
+        direction = _DIRECTION_OF_COMMENT.get(raw.directions.get(p.name, ""))
+        if i not in specs and direction is not None:
+            specs[i] = ParamSpec(f"@param[{raw.directions[p.name]}]", direction)
+
+    length_of: dict[int, int] = {}  # buffer -> its length parameter
+    for i, buffer_spec in specs.items():
+        if buffer_spec.length is None:
+            continue
+        if buffer_spec.length not in names:
+            raise key_error(names[i], f"{raw.name}() has no parameter {buffer_spec.length} to hold the length")
+        length_of[i] = names.index(buffer_spec.length)
+    for i in range(len(raws) - 1):  # the rule: a pointer, then its length by name
+        base, pointers, _ = types[i]
+        nxt = i + 1
+        if (
+            i not in specs
+            and i not in length_of.values()
+            and pointers == 1
+            and kinds[i] is not None
+            and nxt not in specs
+            and _is_length_name(names[i], names[nxt])
+            and types[nxt][1] == 0
+            and _integer(kinds[nxt])
+        ):
+            length_of[i] = nxt
+    lengths = set(length_of.values())
+    integers = [n for n, (_, ptr, _), k in zip(names, types, kinds) if ptr == 0 and _integer(k)]
+
+    params: list[Param] = []
     used: set[str] = set()
-    i = 0
-    while i < len(raws):
-        p = raws[i]
+    for i, p in enumerate(raws):
+        base, pointers, const = types[i]
+        kind = kinds[i]
+        spec = specs.get(i)
         pname = _python_name(p.name, i)
+        if i in lengths:
+            if spec is not None:
+                buffers = ", ".join(names[b] for b, n in length_of.items() if n == i)
+                raise key_error(p.name, f"it is the length of {buffers}, so it cannot be declared itself")
+            if pointers != 0 or not _integer(kind):
+                buffer = next(b for b, n in length_of.items() if n == i)
+                raise key_error(names[buffer], f"the length {p.name} is a {p.spelling!r}, not an integer")
+            assert kind is not None
+            params.append(Param(pname, "length", kind, p.spelling, cname="" if pname == p.name else p.name))
+            continue
         while pname in used:
             pname += "_"
-        used.add(pname)
-        base, pointers, const = _canonical(p.spelling, typedefs)
-        kind = _scalar_kind(base) if pointers >= 0 else None
+        cname = "" if pname == p.name else p.name
+        if i in length_of:
+            if pointers != 1 or kind is None:
+                raise key_error(p.name, f"a buffer must be a pointer to numbers or void, not {p.spelling!r}")
+            writable = spec.direction == "inout" if spec is not None else not const
+            if writable and const and spec is not None:
+                raise key_error(
+                    p.name, f'{p.spelling!r} is const, so the function cannot write it: declare it "in[...]"'
+                )
+            element = "u8" if kind in (VOID, "bool") else kind
+            counts_bytes = spec.count_bytes if spec is not None else False
+            used.add(pname)
+            params.append(Param(pname, "buffer", element, p.spelling, writable, length_of[i], counts_bytes, cname))
+            continue
+        if spec is not None and spec.direction in DIRECTIONS:
+            if pointers != 1 or kind is None or kind == VOID:
+                raise key_error(p.name, f"{spec.direction!r} is for a pointer to one number, not {p.spelling!r}")
+            if spec.direction != "in" and const:
+                raise key_error(p.name, f'{p.spelling!r} is const, so the function cannot write it: declare it "in"')
+            if spec.direction != "out":
+                used.add(pname)
+            params.append(Param(pname, spec.direction, kind, p.spelling, cname=cname))
+            continue
+        is_string = pointers == 1 and kind == "i8" and const and base.split()[-1] == "char" and "signed" not in base
+        if spec is not None:  # "string"
+            if not is_string:
+                raise key_error(p.name, f"a string must be a 'const char *', not {p.spelling!r}")
+        elif (
+            warnings is not None
+            and is_string
+            and i + 1 < len(raws)
+            and i + 1 not in specs
+            and i + 1 not in lengths
+            and names[i + 1] in integers
+        ):
+            follower = raws[i + 1]
+            warnings.append(
+                f"{where}: {p.name} ({p.spelling}) is followed by {follower.name} ({follower.spelling}): {p.name} is "
+                f"passed as a NUL-terminated string and {follower.name} as a separate integer. If {follower.name} is the "
+                f"length of {p.name}, declare {_declare(raw.name, p.name, f'in[{follower.name}]')}; if {p.name} "
+                f"is a string, declare {_declare(raw.name, p.name, 'string')} to say so"
+            )
         if pointers == 0 and kind is not None and kind != VOID:
-            params.append(Param(pname, "scalar", kind, p.spelling))
-            i += 1
+            used.add(pname)
+            params.append(Param(pname, "scalar", kind, p.spelling, cname=cname))
+            continue
+        if is_string:
+            used.add(pname)
+            params.append(Param(pname, "string", "i8", p.spelling, cname=cname))
             continue
         if pointers == 1 and kind is not None:
-            element = "u8" if kind == VOID else kind
-            nxt = raws[i + 1] if i + 1 < len(raws) else None
-            if nxt is not None and _is_length_name(p.name, nxt.name):
-                nbase, nptr, _ = _canonical(nxt.spelling, typedefs)
-                length_kind = _scalar_kind(nbase) if nptr == 0 else None
-                if length_kind is not None and length_kind not in (VOID, "bool", "f32", "f64"):
-                    if element == "bool":
-                        element = "u8"
-                    params.append(
-                        Param(pname, "buffer", element, p.spelling, not const, nxt.name, length_kind, nxt.spelling)
-                    )
-                    i += 2
-                    continue
-            if kind == "i8" and const and base.split()[-1] == "char" and "signed" not in base:
-                params.append(Param(pname, "string", "i8", p.spelling))
-                i += 1
-                continue
-            raise SignatureError(f"{where}: parameter {p.name or i!s} ({p.spelling}) {_lone_pointer_hint(p.name)}")
+            hint = _pointer_hint(raw.name, p, kind, [n for n in integers if n not in {names[j] for j in lengths}])
+            raise SignatureError(f"{where}: parameter {p.name or i!s} ({p.spelling}) {hint}")
         raise SignatureError(
             f"{where}: parameter {p.name or i!s} has type {p.spelling!r}, which has no Python "
             f"mapping; {_UNMAPPABLE_HINT}"
@@ -169,21 +289,48 @@ def select_exports(info: SourceInfo, requested: Sequence[str] | None, *, module:
     return list(dict.fromkeys(requested))
 
 
-def map_functions(info: SourceInfo, names: Iterable[str], *, module: str) -> list[Function]:
+def map_functions(
+    info: SourceInfo,
+    names: Iterable[str],
+    *,
+    module: str,
+    declared: Sequence[FunctionDecl] = (),
+    origin: str = "",
+    warnings: list[str] | None = None,
+) -> list[Function]:
     """The model of every function in *names*; one :class:`SignatureError` listing every one that cannot be mapped.
 
-    All are tried, so a big library's unmappable functions come out in one build, not one a build.
+    All are tried, so a big library's unmappable functions come out in one build, not one a
+    build. A declaration of a function that is not exported is an error too: it would be ignored.
     """
+    names = list(names)
+    by_name = {d.name: d for d in declared}
     functions: list[Function] = []
     problems: list[str] = []
+    for decl in declared:
+        if decl.name not in names:
+            known = "is not defined in the sources" if decl.name not in info.functions else "is not exported"
+            problems.append(
+                f"{module}: functions.{decl.name} ({origin or 'declared'}): {decl.name}() {known} "
+                f"(exports: {', '.join(names)})"
+            )
     for name in names:
         try:
-            functions.append(map_function(info.functions[name], info.typedefs, module=module))
+            functions.append(
+                map_function(
+                    info.functions[name],
+                    info.typedefs,
+                    module=module,
+                    declared=by_name.get(name),
+                    origin=origin,
+                    warnings=warnings,
+                )
+            )
         except SignatureError as exc:
             problems.append(str(exc))
     if len(problems) == 1:
         raise SignatureError(problems[0])
     if problems:
-        listed = "\n".join(f"  {p.removeprefix(module + ': ')}" for p in problems)
+        listed = "\n".join(f"  {p.replace(module + ': ', '', 1)}" for p in problems)
         raise SignatureError(f"{module}: {len(problems)} functions cannot be mapped:\n{listed}")
     return functions

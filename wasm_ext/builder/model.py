@@ -46,18 +46,40 @@ SCALARS: dict[str, Scalar] = {
 VOID = "void"
 
 
+# How a C parameter reaches the function. Python arguments: "scalar" (by value), "buffer"
+# (a pointer to its data), "string" (NUL-terminated), "in" and "inout" (a pointer to one
+# value; inout's is returned after the call). Hidden from Python: "length" (the count of
+# the buffers that name it) and "out" (a pointer to one value the call writes; returned).
+ARGUMENT_KINDS = ("scalar", "buffer", "string", "in", "inout")
+RETURNED_KINDS = ("out", "inout")
+MODEL_FORMAT = 2  # of Function.to_json: part of the compile cache key
+
+
 @dataclass(frozen=True)
 class Param:
-    """One Python-level parameter: a scalar, a (pointer, length) buffer, or a C string."""
+    """One C parameter and what it is on the Python side (see ``ARGUMENT_KINDS``)."""
 
-    name: str  # the Python name
-    kind: str  # "scalar", "buffer" or "string"
-    ctype: str  # scalar kind (see SCALARS); the element kind for buffers
+    name: str  # the Python name (hidden parameters keep one for the docs)
+    kind: str
+    ctype: str  # scalar kind (see SCALARS): the value's; a buffer's element; in/out/inout: the pointee's
     spelling: str  # the C type as written
-    writable: bool = False  # buffers: T* (in/out) rather than const T* (in)
-    length: str | None = None  # buffers: the C length parameter folded into this one
-    length_ctype: str | None = None
-    length_spelling: str | None = None
+    writable: bool = False  # buffers: T* copied back out (inout) rather than read-only (in)
+    length: int = -1  # buffers: the index of their length parameter in Function.params
+    count_bytes: bool = False  # buffers: that length counts bytes, not elements
+    cname: str = ""  # the C name, where it is not the Python name
+
+    @property
+    def c_name(self) -> str:
+        return self.cname or self.name
+
+    @property
+    def is_argument(self) -> bool:
+        return self.kind in ARGUMENT_KINDS
+
+    @property
+    def by_pointer(self) -> bool:
+        """Passed as the address of something in linear memory."""
+        return self.kind not in ("scalar", "length")
 
 
 @dataclass(frozen=True)
@@ -65,7 +87,7 @@ class Function:
     """A C function exported from the module."""
 
     name: str  # C name
-    params: tuple[Param, ...]
+    params: tuple[Param, ...]  # one per C parameter, in order
     result: str  # scalar kind or "void"
     result_spelling: str
     doc: str
@@ -74,24 +96,30 @@ class Function:
 
     @property
     def wasm_params(self) -> tuple[str, ...]:
-        types: list[str] = []
-        for p in self.params:
-            if p.kind == "scalar":
-                types.append(SCALARS[p.ctype].wasm)
-            elif p.kind == "buffer":
-                types += ["i32", SCALARS[p.length_ctype or "u32"].wasm]
-            else:
-                types.append("i32")
-        return tuple(types)
+        return tuple("i32" if p.by_pointer else SCALARS[p.ctype].wasm for p in self.params)
 
     @property
     def wasm_results(self) -> tuple[str, ...]:
         return () if self.result == VOID else (SCALARS[self.result].wasm,)
 
     @property
+    def arguments(self) -> tuple[Param, ...]:
+        """The parameters a Python caller passes, in C order."""
+        return tuple(p for p in self.params if p.is_argument)
+
+    @property
+    def returned(self) -> tuple[Param, ...]:
+        """The pointer parameters whose values come back after the call (after the result, if any)."""
+        return tuple(p for p in self.params if p.kind in RETURNED_KINDS)
+
+    def lengths_of(self, index: int) -> tuple[Param, ...]:
+        """The buffers whose count parameter *index* is."""
+        return tuple(p for p in self.params if p.kind == "buffer" and p.length == index)
+
+    @property
     def uses_memory(self) -> bool:
         """Whether a call passes anything through linear memory (so the module needs malloc)."""
-        return any(p.kind != "scalar" for p in self.params)
+        return any(p.by_pointer for p in self.params)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

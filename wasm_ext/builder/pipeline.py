@@ -21,7 +21,7 @@ from ..runtime import wasmtime_engine
 from ..runtime.manifest import Artifact, Manifest, Toolchain, WasmFile
 from . import c_ast, gate, mapping, optimize, precompile, stubgen, wasm_binary
 from . import compile as compile_stage
-from .model import Function
+from .model import MODEL_FORMAT, Function
 from .outputs import write_if_changed
 from .plan import BuildPlan, make_plan
 from .stage_cache import StageCache, digest, files_digest
@@ -98,9 +98,11 @@ def _compiled(plan: BuildPlan, stages: StageCache) -> compile_stage.CompiledModu
     helpers linked into every module; the entry records every file the preprocessor read
     (from depfiles), so a changed header, even one holding only macros, means a rebuild.
     """
-    key = digest(__version__, plan.declared(), files_digest(compile_stage.HELPER_SOURCES))
+    key = digest(__version__, MODEL_FORMAT, plan.declared(), files_digest(compile_stage.HELPER_SOURCES))
     hit = stages.get("compile", key)
     if hit is not None:
+        for warning in hit.meta.get("warnings", []):  # said again: the build would say it
+            log.warning("%s", warning)
         return compile_stage.CompiledModule(
             wasm_binary.strip_custom_sections(hit.data),
             hit.data,
@@ -109,9 +111,18 @@ def _compiled(plan: BuildPlan, stages: StageCache) -> compile_stage.CompiledModu
         )
     info = c_ast.read_sources(plan)
     names = mapping.select_exports(info, plan.exports, module=plan.name)
-    functions = list(mapping.map_functions(info, names, module=plan.name))
+    warnings: list[str] = []
+    functions = mapping.map_functions(
+        info, names, module=plan.name, declared=plan.functions, origin=plan.declared_in, warnings=warnings
+    )
+    for warning in warnings:
+        log.warning("%s", warning)
     compiled = compile_stage.compile_module(plan, functions, info.defined)
-    meta = {"features": list(compiled.features), "functions": [f.to_json() for f in compiled.functions]}
+    meta = {
+        "features": list(compiled.features),
+        "functions": [f.to_json() for f in compiled.functions],
+        "warnings": warnings,
+    }
     stages.put("compile", key, compiled.named, meta, files=info.files)
     return compiled
 

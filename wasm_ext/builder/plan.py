@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import INCLUDE_DIR
+from .. import INCLUDE_DIR, declarations
+from ..declarations import FunctionDecl
 from ..errors import ConfigError
 from ..extension import WasmExtension
 from ..log import get_logger
@@ -45,6 +46,8 @@ class BuildPlan:
     precompile: bool
     max_size: int | None
     wasi: bool
+    functions: tuple[FunctionDecl, ...] = ()  # what C cannot say (wasm_ext.declarations)
+    declared_in: str = ""  # where those were declared, for messages
 
     def declared(self) -> dict[str, Any]:
         """The inputs that decide the compiled module, for the compile stage's cache key."""
@@ -58,6 +61,7 @@ class BuildPlan:
             "exports": None if self.exports is None else list(self.exports),
             "opt_level": self.opt_level,
             "wasi": self.wasi,
+            "functions": declarations.to_json(self.functions),
             "compiler": self.compiler.describe(),
         }
 
@@ -99,6 +103,8 @@ def make_plan(ext: WasmExtension, *, source_root: Path, package_dir: Path, temp_
         precompile=ext.precompile,
         max_size=ext.max_size,
         wasi=ext.wasi,
+        functions=ext.functions,
+        declared_in=ext.declared_in,
     )
 
 

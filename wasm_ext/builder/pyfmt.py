@@ -24,12 +24,15 @@ INDENT = "    "
 
 # C0/C1 controls other than the newline (tabs are expanded first): written as \x escapes, so the
 # source holds none (a NUL makes it unimportable, ruff flags the rest) and the docstring keeps them
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def escape_controls(text: str) -> str:
-    """*text* with control characters other than newlines and tabs written as ``\\xNN`` (see ``_CONTROL``)."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """*text* with control characters other than newlines and tabs written as ``\\xNN``, and lone
+    surrogates (which no UTF-8 file can hold) as ``\\uNNNN`` (see ``_CONTROL``)."""
+    return _CONTROL.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
+    )
 
 
 def docstring(text: str, indent: str) -> str:

@@ -119,12 +119,31 @@ def reserved_names() -> frozenset[str]:
         Function(
             "k_buffers",
             (
-                Param("p_in", "buffer", "u8", "const uint8_t *", False, "n", "u32", "size_t"),
-                Param("p_out", "buffer", "i64", "int64_t *", True, "m", "u16", "uint16_t"),
+                Param("p_in", "buffer", "u8", "const uint8_t *", False, 1),
+                Param("n", "length", "u32", "size_t"),
+                Param("p_out", "buffer", "i64", "int64_t *", True, 3),
+                Param("m", "length", "u16", "uint16_t"),
                 Param("p_str", "string", "i8", "const char *"),
             ),
             "void",
             "void",
+            "",
+            "probe",
+        ),
+        Function(
+            "k_pointers",
+            (
+                Param("p_a", "buffer", "f32", "const float *", False, 2),
+                Param("p_b", "buffer", "f32", "float *", True, 2, True),
+                Param("len", "length", "i32", "int"),
+                *(
+                    Param(f"p_{d}_{k}", d, k, "int *")
+                    for d in ("in", "inout", "out")
+                    for k in ("i32", "f32", "f64", "bool")
+                ),
+            ),
+            "i32",
+            "int",
             "",
             "probe",
         ),
@@ -152,17 +171,21 @@ def _render(module_name: str, functions: Sequence[Function], *, sources: Sequenc
     with_alloc = any(fn.uses_memory for fn in functions)
     kinds = {p.kind for f in prepared for p in f.params}
     checks = {p.check for f in prepared for p in f.params}
-    helpers = [
+    helpers = sorted(
         name
         for name, used in (
             ("check_float", "float" in checks),
             ("check_int", "int" in checks),
             ("in_buffer", "buffer" in kinds),
             ("in_string", "string" in kinds),
+            ("length_mismatch", any(p.others for f in prepared for p in f.params)),
+            ("require", True),
             ("overflow", "int" in checks or any(p.length_hi is not None for f in prepared for p in f.params)),
+            ("pack", any(p.kind in ("in", "inout") for f in prepared for p in f.params)),
+            ("unpack", any(p.read for f in prepared for p in f.params)),
         )
         if used
-    ]
+    )
     fields = {
         "plugin_version": __version__,
         "runtime_version": RUNTIME_VERSION,

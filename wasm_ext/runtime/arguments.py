@@ -16,6 +16,7 @@ any object's truth value, as ``if x:`` does.
 from __future__ import annotations
 
 import operator
+import struct
 from typing import Any
 
 from .buffer import WasmBuffer
@@ -50,6 +51,12 @@ def check_float(value: Any, function: str, name: str) -> float:
 
 def overflow(function: str, name: str, value: int, ctype: str, lo: int, hi: int) -> OverflowError:
     return OverflowError(f"{function}(): {name}={value} is out of range for {ctype} [{lo}, {hi}]")
+
+
+def length_mismatch(function: str, buffers: str, length: str, first: int, other: int) -> ValueError:
+    return ValueError(
+        f"{function}(): {buffers} share the length {length} and must be as long: {first} != {other} items"
+    )
 
 
 def in_buffer(value: Any, itemsize: int, writable: bool, function: str, name: str) -> tuple[Any, int]:
@@ -113,3 +120,10 @@ def in_string(value: Any, function: str, name: str) -> tuple[bytes, int]:
         raise ValueError(f"{function}(): {name} must not contain NUL characters")
     data = bytes(value) + b"\0"
     return data, len(data)
+
+
+# values passed by pointer (in/out/inout parameters) by scalar kind, as wasm32 memory holds them
+_FORMATS = {"i8": "b", "u8": "B", "i16": "h", "u16": "H", "i32": "i", "u32": "I", "i64": "q", "u64": "Q"}
+_FORMATS.update({"f32": "f", "f64": "d", "bool": "?"})
+pack = {kind: struct.Struct("<" + code).pack for kind, code in _FORMATS.items()}
+unpack = {kind: struct.Struct("<" + code).unpack for kind, code in _FORMATS.items()}

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .arguments import check_float, check_int, in_buffer, in_string, overflow
+from .arguments import (
+    check_float,
+    check_int,
+    in_buffer,
+    in_string,
+    length_mismatch,
+    overflow,
+    pack,
+    unpack,
+)
 from .buffer import WasmBuffer
 from .exceptions import KernelError, KernelTimeout, KernelTrap
 from .loader import KernelModule
@@ -19,7 +28,7 @@ from .sandbox import WasiGrants
 if TYPE_CHECKING:  # stubs use it only in annotations: ctypes waits for the first call
     from .binding import Binding as Binding  # noqa: PLC0414 - an explicit re-export, for mypy --strict
 
-RUNTIME_VERSION = "5"
+RUNTIME_VERSION = "6"
 
 __all__ = [
     "RUNTIME_VERSION",
@@ -33,8 +42,11 @@ __all__ = [
     "check_int",
     "in_buffer",
     "in_string",
+    "length_mismatch",
     "overflow",
+    "pack",
     "require",
+    "unpack",
 ]
 
 

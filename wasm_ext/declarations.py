@@ -1,0 +1,123 @@
+"""What C cannot say about a function, declared by the package author: the ``functions`` table.
+
+One mechanism for ``WasmExtension(functions=...)`` and ``[tool.wasm-ext.modules.functions]``:
+a table per C function, one entry per parameter that needs one, each a short string in
+the spirit of Microsoft's SAL annotations and Doxygen's ``@param[in,out]``::
+
+    functions = {
+        "xor_into": {"src": "in[n]", "dst": "inout[n]"},  # one length for two buffers
+        "parse":    {"text": "in[len]", "used": "out"},    # length before or after, any name
+        "step":     {"state": "inout"},                    # a value passed by pointer
+    }
+
+Kept as data, not as a C ``cdef``: the library's own headers stay the one source of the
+prototypes (clang reads them), and the table names only what the types leave open, so it
+can be checked against them key by key. The syntax is checked here, when the extension
+is declared; the names (function, parameter, length) are checked against the C
+declarations by :mod:`wasm_ext.builder.mapping`, which errors naming the key.
+
+Parameter specs:
+
+``in`` / ``out`` / ``inout``
+    a pointer to one value: ``in`` takes it as an argument, ``out`` returns what the
+    function wrote there, ``inout`` does both.
+``in[LEN]`` / ``inout[LEN]``
+    a buffer whose element count is the integer parameter ``LEN`` (filled in, so it
+    leaves the Python signature); ``in[LEN bytes]`` when ``LEN`` counts bytes.
+    ``inout`` buffers are copied back out. Several buffers may share one ``LEN``.
+``string``
+    a NUL-terminated ``const char *`` (the default for one with no length after it;
+    declaring it silences the warning about a possible length).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+DIRECTIONS = ("in", "out", "inout")
+SYNTAX = "'in', 'out', 'inout', 'in[LEN]', 'inout[LEN]', 'in[LEN bytes]', 'inout[LEN bytes]' or 'string'"
+_SPEC = re.compile(r"^(in|out|inout)(?:\[\s*([A-Za-z_][A-Za-z0-9_]*)(\s+bytes)?\s*\])?$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """What one parameter is, as declared."""
+
+    text: str  # as written (for messages)
+    direction: str  # "in", "out", "inout", or "string"
+    length: str | None = None  # a buffer: the C parameter that holds its count
+    count_bytes: bool = False  # that count is in bytes, not elements
+
+    @property
+    def is_buffer(self) -> bool:
+        return self.length is not None
+
+
+@dataclass(frozen=True)
+class FunctionDecl:
+    """The declarations of one C function: parameter name -> spec, in the order written."""
+
+    name: str
+    params: tuple[tuple[str, ParamSpec], ...]
+
+    def spec(self, param: str) -> ParamSpec | None:
+        return next((s for n, s in self.params if n == param), None)
+
+
+def parse_spec(text: str) -> ParamSpec | None:
+    """The spec *text* means, or ``None`` if it is not one (see the module docstring)."""
+    spec = text.strip()
+    if spec == "string":
+        return ParamSpec(text, "string")
+    match = _SPEC.match(spec)
+    if match is None:
+        return None
+    direction, length, in_bytes = match.groups()
+    if direction == "out" and length is not None:
+        return None  # output buffers the library fills need a capacity: not declarable yet
+    return ParamSpec(text, direction, length, bool(in_bytes))
+
+
+def parse_functions(value: object, *, where: str) -> tuple[FunctionDecl, ...]:
+    """Check the shape and syntax of a ``functions`` table; a ConfigError names the key at fault."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: functions must be a table of C function name -> {{parameter: spec}}")
+    decls: list[FunctionDecl] = []
+    for name, params in value.items():
+        if not isinstance(name, str) or not _IDENTIFIER.match(name):
+            raise ConfigError(f"{where}: functions.{name}: not a C function name")
+        if not isinstance(params, Mapping) or not params:
+            raise ConfigError(
+                f"{where}: functions.{name} must be a non-empty table of parameter name -> spec ({SYNTAX})"
+            )
+        specs: list[tuple[str, ParamSpec]] = []
+        for param, text in params.items():
+            key = f"functions.{name}.{param}"
+            if not isinstance(param, str) or not _IDENTIFIER.match(param):
+                raise ConfigError(f"{where}: {key}: not a C parameter name")
+            spec = parse_spec(text) if isinstance(text, str) else None
+            if spec is None:
+                why = (
+                    " (output buffers the library fills, with a capacity, are not supported yet: "
+                    "declare the buffer inout[LEN] and pass one of the right size)"
+                    if isinstance(text, str) and text.strip().startswith("out[")
+                    else ""
+                )
+                raise ConfigError(f"{where}: {key} = {text!r} is not a parameter spec; use {SYNTAX}{why}")
+            if spec.length == param:
+                raise ConfigError(f"{where}: {key} = {text!r}: a buffer cannot be its own length")
+            specs.append((param, spec))
+        decls.append(FunctionDecl(name, tuple(specs)))
+    return tuple(decls)
+
+
+def to_json(decls: tuple[FunctionDecl, ...]) -> dict[str, dict[str, str]]:
+    """The table as declared (for the build cache key)."""
+    return {d.name: {p: s.text for p, s in d.params} for d in decls}
