@@ -170,6 +170,10 @@ class FakeInstance:
     def release(self, source: Any, address: int) -> None:
         self.events.append(("release", address))
 
+    def read(self, address: int, nbytes: int) -> bytes:
+        self.events.append(("read", address, nbytes))
+        return bytes(self.memory[address][:nbytes])
+
 
 @dataclass
 class Program:

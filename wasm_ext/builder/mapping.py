@@ -146,6 +146,8 @@ def map_function(
 
     def key_error(param: str, why: str) -> SignatureError:
         spec = declared.spec(param) if declared is not None else None
+        if spec is None and param in raw.directions:
+            return SignatureError(f"{where}: @param[{raw.directions[param]}] {param} (its doc comment): {why}")
         text = f" = {spec.text!r}" if spec is not None else ""
         return SignatureError(f"{where}: functions.{raw.name}.{param}{text} ({origin or 'declared'}): {why}")
 
@@ -166,6 +168,9 @@ def map_function(
         if buffer_spec.length not in names:
             raise key_error(names[i], f"{raw.name}() has no parameter {buffer_spec.length} to hold the length")
         length_of[i] = names.index(buffer_spec.length)
+    for length in length_of.values():  # a declared length: what a doc comment says of it gives way
+        if specs.get(length, ParamSpec("", "")).text.startswith("@param"):
+            del specs[length]
     for i in range(len(raws) - 1):  # the rule: a pointer, then its length by name
         base, pointers, _ = types[i]
         nxt = i + 1

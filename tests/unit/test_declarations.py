@@ -1,0 +1,421 @@
+"""What C cannot say, declared: the ``functions`` table, its checks, the mapping it steers, the stub it makes.
+
+Parsing and validation (``wasm_ext.declarations``, ``WasmExtension``, pyproject), the
+mapping of declared parameters (values by pointer, buffers with any length, shared
+lengths, byte counts, Doxygen directions, the ``const char *`` + length warning), and
+the generated code over the fake engine: values staged, read back and returned.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from support.fake import FakeCall, FakeInstance, FakeKernels, GeneratedStub, write_stub
+
+from wasm_ext import WasmExtension
+from wasm_ext.builder.c_ast import RawFunction, RawParam, SourceInfo, collect
+from wasm_ext.builder.mapping import map_function, map_functions
+from wasm_ext.builder.model import Function, Param
+from wasm_ext.config import extensions_from_pyproject
+from wasm_ext.declarations import FunctionDecl, ParamSpec, parse_functions, parse_spec
+from wasm_ext.errors import ConfigError, SignatureError
+
+MODULE = "kernels"
+TYPEDEFS = {"size_t": "unsigned long", "uint8_t": "unsigned char"}
+
+# --- the syntax --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "spec"),
+    [
+        ("in", ParamSpec("in", "in")),
+        ("out", ParamSpec("out", "out")),
+        ("inout", ParamSpec("inout", "inout")),
+        ("in[n]", ParamSpec("in[n]", "in", "n")),
+        ("inout[ len ]", ParamSpec("inout[ len ]", "inout", "len")),
+        ("in[nbytes bytes]", ParamSpec("in[nbytes bytes]", "in", "nbytes", True)),
+        ("string", ParamSpec("string", "string")),
+        (" out ", ParamSpec(" out ", "out")),
+    ],
+)
+def test_specs(text: str, spec: ParamSpec) -> None:
+    assert parse_spec(text) == spec
+
+
+@pytest.mark.parametrize("text", ["", "output", "in[]", "in[1n]", "in[n", "in[n] bytes", "in[n words]", "IN", "out[n]"])
+def test_not_specs(text: str) -> None:
+    assert parse_spec(text) is None
+
+
+def test_a_bad_spec_names_the_key_and_the_syntax() -> None:
+    with pytest.raises(ConfigError) as caught:
+        WasmExtension("pkg.k", ["k.c"], functions={"f": {"x": "output"}})
+    assert str(caught.value).startswith("pkg.k: functions.f.x = 'output' is not a parameter spec; use 'in', 'out'")
+
+
+def test_out_buffers_are_refused_with_what_to_do_instead() -> None:
+    with pytest.raises(ConfigError, match=r"functions.f.dst = 'out\[n\]' .* declare the buffer inout\[LEN\]"):
+        WasmExtension("pkg.k", ["k.c"], functions={"f": {"dst": "out[n]"}})
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (["f"], "functions must be a table"),
+        ({"f x": {"a": "in"}}, "functions.f x: not a C function name"),
+        ({"f": {}}, "functions.f must be a non-empty table"),
+        ({"f": "in"}, "functions.f must be a non-empty table"),
+        ({"f": {"1a": "in"}}, "functions.f.1a: not a C parameter name"),
+        ({"f": {"a": 3}}, "functions.f.a = 3 is not a parameter spec"),
+        ({"f": {"n": "in[n]"}}, "functions.f.n = 'in[n]': a buffer cannot be its own length"),
+    ],
+)
+def test_table_shape_errors(table: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"^pkg.k: {message}".replace("[", r"\[").replace("]", r"\]")):
+        WasmExtension("pkg.k", ["k.c"], functions=table)
+
+
+def test_the_table_keeps_its_order() -> None:
+    ext = WasmExtension("pkg.k", ["k.c"], functions={"g": {"b": "out", "a": "in[n]"}, "f": {"x": "inout"}})
+    assert ext.functions == (
+        FunctionDecl("g", (("b", ParamSpec("out", "out")), ("a", ParamSpec("in[n]", "in", "n")))),
+        FunctionDecl("f", (("x", ParamSpec("inout", "inout")),)),
+    )
+    assert ext.declared_in == "WasmExtension(functions=...)"
+
+
+def test_pyproject_tables(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        "[[tool.wasm-ext.modules]]\n"
+        'name = "pkg.k"\nsources = ["k.c"]\n'
+        "[tool.wasm-ext.modules.functions]\n"
+        'parse = { text = "in[len]", used = "out" }\n'
+        "[tool.wasm-ext.modules.functions.xor_into]\n"
+        'src = "in[n]"\ndst = "inout[n]"\n'
+    )
+    (ext,) = extensions_from_pyproject(pyproject)
+    assert (
+        parse_functions(
+            {"parse": {"text": "in[len]", "used": "out"}, "xor_into": {"src": "in[n]", "dst": "inout[n]"}}, where=""
+        )
+        == ext.functions
+    )
+    assert ext.declared_in == f"{pyproject} [[tool.wasm-ext.modules]]"
+    pyproject.write_text('[[tool.wasm-ext.modules]]\nname = "pkg.k"\nsources = ["k.c"]\nfunctions = ["parse"]\n')
+    with pytest.raises(ConfigError, match=r"'functions' must be a table of C function name"):
+        extensions_from_pyproject(pyproject)
+    pyproject.write_text(
+        '[[tool.wasm-ext.modules]]\nname = "pkg.k"\nsources = ["k.c"]\n'
+        '[tool.wasm-ext.modules.functions.parse]\ntext = "in[len"\n'
+    )
+    with pytest.raises(
+        ConfigError, match=rf"^{pyproject}: pkg.k: functions.parse.text = 'in\[len' is not a parameter spec"
+    ):
+        extensions_from_pyproject(pyproject)
+
+
+# --- the mapping -------------------------------------------------------------------------
+
+
+def _raw(*params: tuple[str, str], result: str = "int", directions: dict[str, str] | None = None) -> RawFunction:
+    return RawFunction("f", [RawParam(n, s) for n, s in params], result, False, "k.c:7", directions=directions or {})
+
+
+def _mapped(raw: RawFunction, **specs: str) -> Function:
+    (decl,) = parse_functions({"f": specs}, where="t") if specs else (None,)
+    return map_function(raw, TYPEDEFS, module=MODULE, declared=decl, origin="setup.py")
+
+
+def _refused(raw: RawFunction, **specs: str) -> str:
+    with pytest.raises(SignatureError) as caught:
+        _mapped(raw, **specs)
+    return str(caught.value)
+
+
+def test_values_by_pointer() -> None:
+    fn = _mapped(
+        _raw(("x", "double *"), ("used", "size_t *"), ("state", "int *"), ("k", "int")),
+        x="in",
+        used="out",
+        state="inout",
+    )
+    assert fn.params == (
+        Param("x", "in", "f64", "double *"),
+        Param("used", "out", "u32", "size_t *"),
+        Param("state", "inout", "i32", "int *"),
+        Param("k", "scalar", "i32", "int"),
+    )
+    assert [p.name for p in fn.arguments] == ["x", "state", "k"]
+    assert [p.name for p in fn.returned] == ["used", "state"]
+    assert fn.wasm_params == ("i32", "i32", "i32", "i32") and fn.uses_memory
+
+
+def test_a_const_pointer_can_be_an_in_value() -> None:
+    assert _mapped(_raw(("x", "const double *")), x="in").params == (Param("x", "in", "f64", "const double *"),)
+
+
+def test_buffers_with_any_length_anywhere() -> None:
+    """Lengths before their pointer, of any name, shared by two buffers, counting bytes."""
+    raw = _raw(
+        ("n", "size_t"), ("src", "const uint8_t *"), ("dst", "uint8_t *"), ("words", "const int *"), ("nbytes", "int")
+    )
+    fn = _mapped(raw, src="in[n]", dst="inout[n]", words="in[nbytes bytes]")
+    assert fn.params == (
+        Param("n", "length", "u32", "size_t"),
+        Param("src", "buffer", "u8", "const uint8_t *", False, 0),
+        Param("dst", "buffer", "u8", "uint8_t *", True, 0),
+        Param("words", "buffer", "i32", "const int *", False, 4, True),
+        Param("nbytes", "length", "i32", "int"),
+    )
+    assert [p.name for p in fn.arguments] == ["src", "dst", "words"]
+    assert [p.name for p in fn.lengths_of(0)] == ["src", "dst"]
+
+
+def test_a_writable_pointer_declared_in_is_read_only() -> None:
+    (buf, _) = _mapped(_raw(("p", "uint8_t *"), ("len", "int")), p="in[len]").params
+    assert not buf.writable
+
+
+def test_a_declaration_wins_over_the_name_rule() -> None:
+    """``p, n`` pairs by the rule; declared, ``n`` is a value and ``p`` one int by pointer."""
+    fn = _mapped(_raw(("p", "int *"), ("n", "int")), p="out")
+    assert [p.kind for p in fn.params] == ["out", "scalar"]
+
+
+def test_doxygen_directions_count_where_nothing_is_declared() -> None:
+    raw = _raw(("a", "int *"), ("b", "double *"), ("c", "int *"), directions={"a": "out", "b": "in,out", "c": "in"})
+    with pytest.raises(SignatureError, match="parameter c"):  # @param[in] alone says nothing about a length
+        _mapped(raw)
+    fn = _mapped(raw, c="in", a="inout")
+    assert [p.kind for p in fn.params] == ["inout", "inout", "in"]
+
+
+def test_doc_comment_directions_are_read(tmp_path: Path) -> None:
+    comment = {
+        "kind": "FullComment",
+        "inner": [
+            {"kind": "ParagraphComment", "inner": [{"kind": "TextComment", "text": " Parse."}]},
+            {"kind": "ParamCommandComment", "direction": "out", "explicit": True, "param": "used"},
+            {"kind": "ParamCommandComment", "direction": "in,out", "explicit": True, "param": "state"},
+            {"kind": "ParamCommandComment", "direction": "in", "explicit": False, "param": "text"},
+        ],
+    }
+    params = [
+        {"kind": "ParmVarDecl", "name": n, "type": {"qualType": t}}
+        for n, t in (("text", "const char *"), ("used", "int *"), ("state", "int *"))
+    ]
+    node = {
+        "kind": "FunctionDecl",
+        "loc": {"file": "k.c", "line": 3},
+        "name": "parse",
+        "type": {"qualType": "int (const char *, int *, int *)"},
+        "inner": [*params, {"kind": "CompoundStmt"}, comment],
+    }
+    info = SourceInfo()
+    collect({"inner": [node]}, "k.c", info)
+    assert info.functions["parse"].directions == {"used": "out", "state": "in,out"}
+    fn = map_function(info.functions["parse"], {}, module=MODULE)
+    assert [p.kind for p in fn.params] == ["string", "out", "inout"]
+
+
+# every way a declaration can be wrong -> what the error says after "<where>: functions.f.<key> = '...' (setup.py): "
+BAD = [
+    ({"nope": "out"}, "nope", "f() has no parameter nope (it has: p, n)"),
+    ({"p": "in[len]"}, "p", "f() has no parameter len to hold the length"),
+    ({"p": "in[p2]"}, "p", "f() has no parameter p2 to hold the length"),
+    ({"p": "in[n]", "n": "in"}, "n", "it is the length of p, so it cannot be declared itself"),
+    ({"p": "string"}, "p", "a string must be a 'const char *', not 'const int *'"),
+    ({"p": "inout[n]"}, "p", "'const int *' is const, so the function cannot write it: declare it \"in[...]\""),
+    ({"p": "out"}, "p", "'const int *' is const, so the function cannot write it: declare it \"in\""),
+]
+
+
+@pytest.mark.parametrize(("specs", "key", "why"), BAD)
+def test_bad_declarations_name_the_key(specs: dict[str, str], key: str, why: str) -> None:
+    message = _refused(_raw(("p", "const int *"), ("n", "int")), **specs)
+    assert message == f"{MODULE}: function f() at k.c:7: functions.f.{key} = {specs[key]!r} (setup.py): {why}"
+
+
+def test_a_value_by_pointer_must_be_a_pointer_to_a_number() -> None:
+    for spelling in ("int", "void *", "int **"):
+        message = _refused(_raw(("x", spelling)), x="out")
+        assert message.endswith(
+            f"functions.f.x = 'out' (setup.py): 'out' is for a pointer to one number, not {spelling!r}"
+        )
+
+
+def test_a_length_must_be_an_integer() -> None:
+    message = _refused(_raw(("p", "const int *"), ("x", "double")), p="in[x]")
+    assert message.endswith("functions.f.p = 'in[x]' (setup.py): the length x is a 'double', not an integer")
+
+
+def test_a_buffer_must_point_to_numbers() -> None:
+    message = _refused(_raw(("p", "const char **"), ("n", "int")), p="in[n]")
+    assert message.endswith("a buffer must be a pointer to numbers or void, not 'const char **'")
+
+
+def test_declarations_of_functions_not_exported_are_errors() -> None:
+    info = SourceInfo()
+    info.functions["f"] = _raw(("x", "int"))
+    info.functions["hidden"] = _raw(("x", "int"))
+    decls = parse_functions({"hidden": {"x": "out"}, "ghost": {"x": "out"}}, where="t")
+    with pytest.raises(SignatureError) as caught:
+        map_functions(info, ["f"], module=MODULE, declared=decls, origin="pyproject.toml")
+    assert str(caught.value).splitlines() == [
+        f"{MODULE}: 2 functions cannot be mapped:",
+        "  functions.hidden (pyproject.toml): hidden() is not exported (exports: f)",
+        "  functions.ghost (pyproject.toml): ghost() is not defined in the sources (exports: f)",
+    ]
+
+
+@pytest.mark.parametrize("length", ["srclen", "srcSize", "cap"])
+def test_a_string_followed_by_an_integer_warns(length: str) -> None:
+    raw = _raw(("src", "const char *"), (length, "size_t"))
+    warnings: list[str] = []
+    fn = map_function(raw, TYPEDEFS, module=MODULE, warnings=warnings)
+    assert [p.kind for p in fn.params] == ["string", "scalar"]
+    (warning,) = warnings
+    assert warning == (
+        f"{MODULE}: function f() at k.c:7: src (const char *) is followed by {length} (size_t): src is passed as a "
+        f"NUL-terminated string and {length} as a separate integer. If {length} is the length of src, declare "
+        f'functions.f.src = "in[{length}]"; if src is a string, declare functions.f.src = "string" to say so'
+    )
+    for declared in ("string", f"in[{length}]"):
+        warnings.clear()
+        (decl,) = parse_functions({"f": {"src": declared}}, where="t")
+        map_function(raw, TYPEDEFS, module=MODULE, declared=decl, warnings=warnings)
+        assert warnings == []
+
+
+def test_no_warning_for_a_string_and_a_length_name_or_a_non_integer() -> None:
+    warnings: list[str] = []
+    map_function(_raw(("s", "const char *"), ("len", "size_t")), TYPEDEFS, module=MODULE, warnings=warnings)
+    map_function(_raw(("s", "const char *"), ("x", "double")), TYPEDEFS, module=MODULE, warnings=warnings)
+    assert warnings == []
+
+
+# --- the stub over the fake engine -----------------------------------------------------
+
+U8 = "const uint8_t *"
+FUNCTIONS = [
+    _mapped(_raw(("x", "double *"), ("k", "int")), x="inout"),
+    _mapped(
+        _raw(("text", U8), ("len", "size_t"), ("used", "size_t *"), ("ok", "bool *")),
+        text="in[len]",
+        used="out",
+        ok="out",
+    ),
+    _mapped(_raw(("n", "size_t"), ("src", U8), ("dst", "uint8_t *"), result="void"), src="in[n]", dst="inout[n]"),
+    _mapped(
+        _raw(("words", "const int *"), ("nbytes", "int"), ("scale", "const float *")),
+        words="in[nbytes bytes]",
+        scale="in",
+    ),
+    _mapped(_raw(("v", "long long *"), result="void"), v="out"),
+]
+EXPORTS = ["step", "parse", "xor_into", "weigh", "get"]
+FUNCTIONS = [Function(**{**f.__dict__, "name": e, "export": e}) for f, e in zip(FUNCTIONS, EXPORTS)]
+
+
+@pytest.fixture(scope="module")
+def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GeneratedStub]:
+    generated = write_stub(FUNCTIONS, tmp_path_factory.mktemp("declarations"))
+    generated.import_module()
+    yield generated
+    generated.forget()
+
+
+@pytest.fixture
+def kernels(stub: GeneratedStub) -> FakeKernels:
+    return FakeKernels(stub)
+
+
+def _write(call: FakeCall, instance: FakeInstance, position: int, data: bytes) -> None:
+    instance.memory[int(call.value("u32", position))][: len(data)] = data
+
+
+def test_inout_value_goes_in_and_comes_back(kernels: FakeKernels) -> None:
+    seen: list[float] = []
+
+    def halve(call: FakeCall, instance: FakeInstance) -> None:
+        (x,) = struct.unpack("<d", call.memory[int(call.value("u32", 0))])
+        seen.append(x)
+        _write(call, instance, 0, struct.pack("<d", x / 2))
+
+    kernels.program("step", effect=halve, result=7)
+    assert kernels["step"](3.0, 1) == (7, 1.5)
+    assert seen == [3.0]
+    assert kernels["step"](x=1, k=2) == (7, 0.5)  # keywords; an int for a double
+    with pytest.raises(TypeError, match=r"^step\(\): x must be a float, not str$"):
+        kernels["step"]("1", 2)
+
+
+def test_out_values_come_back_as_a_tuple_after_the_result(kernels: FakeKernels) -> None:
+    def parse(call: FakeCall, instance: FakeInstance) -> None:
+        assert call.value("u32", 1) == 5  # the length, filled in
+        _write(call, instance, 2, struct.pack("<I", 3))
+        _write(call, instance, 3, b"\x01")
+
+    kernels.program("parse", effect=parse, result=-1)
+    assert kernels["parse"](b"hello") == (-1, 3, True)
+    events = [e[0] for e in kernels.instance.events]
+    assert events == ["stage", "stage", "stage", "call", "read", "read", "release", "release", "release"]
+
+
+def test_a_void_function_returns_its_one_out_value(kernels: FakeKernels) -> None:
+    kernels.program("get", effect=lambda call, instance: _write(call, instance, 0, struct.pack("<q", -(2**40))))
+    assert kernels["get"]() == -(2**40)
+
+
+def test_shared_length(kernels: FakeKernels) -> None:
+    def xor(call: FakeCall, instance: FakeInstance) -> None:
+        n = int(call.value("u32", 0))
+        src, dst = (instance.memory[int(call.value("u32", p))] for p in (1, 2))
+        dst[:n] = bytes(a ^ b for a, b in zip(src[:n], dst[:n]))
+
+    kernels.program("xor_into", effect=xor)
+    dst = bytearray(b"\x0f\x0f\x0f")
+    assert kernels["xor_into"](b"\xff\x00\x01", dst) is None
+    assert dst == bytearray(b"\xf0\x0f\x0e")
+    with pytest.raises(
+        ValueError, match=r"^xor_into\(\): src and dst share the length n and must be as long: 3 != 2 items$"
+    ):
+        kernels["xor_into"](b"abc", bytearray(2))
+    assert len(kernels.calls) == 1
+
+
+def test_byte_count_and_in_value(kernels: FakeKernels) -> None:
+    kernels.program("weigh", result=0)
+    kernels["weigh"](np.arange(3, dtype=np.int32), 0.5)
+    (call,) = kernels.calls
+    assert call.value("i32", 1) == 12  # bytes, not elements
+    assert struct.unpack("<f", call.memory[int(call.value("u32", 2))][:4]) == (0.5,)
+
+
+def test_signatures_and_types(stub: GeneratedStub) -> None:
+    pyi = stub.pyi
+    assert "def step(x: float, k: int) -> tuple[int, float]:" in pyi
+    assert "def parse(text: Buffer | WasmBuffer) -> tuple[int, int, bool]:" in pyi
+    assert "def xor_into(src: Buffer | WasmBuffer, dst: Buffer | WasmBuffer) -> None:" in pyi
+    assert "def get() -> int:" in pyi
+    doc = stub.import_module().xor_into.__doc__
+    assert "C: ``void xor_into(size_t n, const uint8_t *src, uint8_t *dst)``" in doc
+    assert (
+        "``src``: buffer of u8 (read-only); ``n`` is its length, filled in (shared with dst: they must be as long)."
+        in doc
+    )
+
+
+def test_a_doc_comment_direction_that_cannot_hold_says_so() -> None:
+    message = _refused(_raw(("x", "const int *"), directions={"x": "out"}))
+    assert message == (
+        f"{MODULE}: function f() at k.c:7: @param[out] x (its doc comment): 'const int *' is const, so the "
+        'function cannot write it: declare it "in"'
+    )
