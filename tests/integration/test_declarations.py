@@ -157,3 +157,33 @@ def test_every_bad_declaration_at_once(builder: Builder) -> None:
         or "divmod" in lines[1]
     )
     assert lines[2].endswith(f"functions.newton.y = 'in' {origin}: newton() has no parameter y (it has: x, a)")
+
+
+ENUMS = r"""
+#include <wasm_ext.h>
+typedef enum { MODE_GENERIC = 0, MODE_TEXT = 1, MODE_FONT = 2 } Mode;
+enum level { LOW = -1, MID, HIGH = 1 << 4 };
+
+/* the next mode, and how far it is */
+WASM_EXPORT Mode next_mode(Mode mode, enum level level, int *steps) {
+    *steps = (int)level;
+    return (Mode)(mode + 1);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def enums(builder: Builder) -> Any:
+    return builder.build(ENUMS, functions={"next_mode": {"steps": "out"}}).import_stub()
+
+
+def test_enums_become_classes(enums: Any) -> None:
+    assert [(m.name, int(m)) for m in enums.Mode] == [("MODE_GENERIC", 0), ("MODE_TEXT", 1), ("MODE_FONT", 2)]
+    assert [(m.name, int(m)) for m in enums.level] == [("LOW", -1), ("MID", 0), ("HIGH", 16)]
+    assert enums.next_mode(enums.Mode.MODE_GENERIC, enums.level.HIGH) == (enums.Mode.MODE_TEXT, 16)
+    result, steps = enums.next_mode(1, -1)
+    assert result is enums.Mode.MODE_FONT and steps == -1
+    beyond, _ = enums.next_mode(enums.Mode.MODE_FONT, 0)  # no member: kept, without a name
+    assert beyond == 3 and isinstance(beyond, enums.Mode) and beyond.name is None
+    with pytest.raises(OverflowError, match=r"next_mode\(\): mode=4294967296 is out of range for i32"):
+        enums.next_mode(2**32, 0)

@@ -29,7 +29,7 @@ from support.fake import buffer, function, scalar, write_stub
 from support.fake import string as string_param
 from support.models import C_TYPES, Params
 
-from wasm_ext.builder.model import SCALARS, VOID, Function, Param
+from wasm_ext.builder.model import SCALARS, VOID, EnumType, Function, Param
 from wasm_ext.builder.stubgen import render, reserved_names
 
 # -- running ruff ----------------------------------------------------------------------------
@@ -110,7 +110,21 @@ MEMORY = (
     function("parse", string_param("text"), result="bool", doc="Parse ``text``; a\\b is a backslash."),
 )
 LONGEST = "x" * 100  # C allows longer, but past this every line is too long for any layout
+LONG_ENUM = EnumType("E" * 60, tuple((f"{'M' * 70}_{i}", -i) for i in range(3)), "k.c:1")
+ENUMS = (
+    replace(
+        function(
+            "classify",
+            replace(scalar("mode", "i32"), enum=LONG_ENUM.name),
+            Param("m" * 50, "out", "i32", "int *", enum=LONG_ENUM.name),
+            result="i32",
+        ),
+        result_enum=LONG_ENUM.name,
+        enums=(LONG_ENUM, EnumType("color", (("RED", 0),), "k.c:2")),
+    ),
+)
 FIXED_CORPUS = [
+    Case("pkg.kernels", ENUMS),
     Case("pkg.kernels", (EVERY_PARAMETER,)),
     Case("pkg.kernels", ONE_OF_EACH),
     Case("pkg.kernels", MEMORY),

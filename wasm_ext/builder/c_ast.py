@@ -45,11 +45,21 @@ class RawFunction:
 
 
 @dataclass
+class RawEnum:
+    """A C enum with its enumerators and their values, named by its tag or its typedef."""
+
+    name: str
+    members: list[tuple[str, int]]
+    location: str
+
+
+@dataclass
 class SourceInfo:
     """What the AST of a module's sources says: C functions, export markers, typedefs."""
 
     functions: dict[str, RawFunction] = field(default_factory=dict)
     typedefs: dict[str, str] = field(default_factory=dict)
+    enums: dict[str, RawEnum] = field(default_factory=dict)  # by the type as mappings see it: "enum color"
     files: set[str] = field(default_factory=set)  # every file read, sources and headers
 
     @property
@@ -299,11 +309,23 @@ def collect(
     made is where the macro was expanded.
     """
     where = LocationTracker()
+    anonymous: dict[str, RawEnum] = {}  # enum {...} by id, until a typedef names it
     for node in tree.get("inner", []):
         file, line = where.node(node)
         kind = node.get("kind")
         if kind == "TypedefDecl" and "name" in node:
             info.typedefs[node["name"]] = node.get("type", {}).get("qualType", "")
+            named = _enum_type_id(node)
+            if named in anonymous:
+                enum = anonymous.pop(named)
+                enum.name = node["name"]
+                info.enums.setdefault(f"enum {enum.name}", enum)
+        elif kind == "EnumDecl" and node.get("inner"):
+            enum = RawEnum(node.get("name", ""), _enumerators(node), f"{file}:{line}")
+            if enum.name:
+                info.enums.setdefault(f"enum {enum.name}", enum)
+            else:
+                anonymous[node.get("id", "")] = enum
         elif kind == "FunctionDecl" and "name" in node:
             ours = file == main_file or (project is not None and bool(file) and project(file))
             _add_function(node, file, line, ours, info)
@@ -356,6 +378,30 @@ class LocationTracker:
         here = (self.file, self.line)
         self._walk({k: v for k, v in node.items() if k != "loc"})
         return here
+
+
+def _enum_type_id(node: dict[str, Any]) -> str | None:
+    """The id of the enum a typedef names, through any sugar (``ElaboratedType``) around its ``EnumType``."""
+    for child in node.get("inner", []):
+        if child.get("kind") == "EnumType":
+            found: str | None = child.get("decl", {}).get("id")
+            return found
+        if child.get("kind", "").endswith("Type"):
+            return _enum_type_id(child)
+    return None
+
+
+def _enumerators(node: dict[str, Any]) -> list[tuple[str, int]]:
+    """(name, value) of each enumerator: its constant's value, or one more than the last."""
+    members: list[tuple[str, int]] = []
+    value = -1
+    for child in node.get("inner", []):
+        if child.get("kind") != "EnumConstantDecl" or "name" not in child:
+            continue
+        constant = next((c for c in child.get("inner", []) if "value" in c), None)
+        value = int(constant["value"]) if constant is not None else value + 1
+        members.append((child["name"], value))
+    return members
 
 
 def _add_function(node: dict[str, Any], file: str, line: Any, ours: bool, info: SourceInfo) -> None:

@@ -11,10 +11,11 @@ start with ``_``, see ``mapping._python_name``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..runtime.binding import slot_index
-from .model import ARGUMENT_KINDS, RETURNED_KINDS, SCALARS, VOID, Function, Param
+from .model import ARGUMENT_KINDS, RETURNED_KINDS, SCALARS, VOID, EnumType, Function, Param
 
 BUFFER_ANNOTATION = "Buffer | WasmBuffer"
 STRING_ANNOTATION = "str | bytes"
@@ -107,7 +108,13 @@ def _packed(p: Param) -> str:
 
 def _unpacked(p: Param, address: str) -> str:
     """The value the call left at *address* for the ``out``/``inout`` parameter *p*."""
-    return f'_unpack["{p.ctype}"](_inst.read({address}, {SCALARS[p.ctype].size}))[0]'
+    value = f'_unpack["{p.ctype}"](_inst.read({address}, {SCALARS[p.ctype].size}))[0]'
+    return f"{enum_alias(p.enum)}({value})" if p.enum else value
+
+
+def enum_alias(name: str) -> str:
+    """The stub's private name for the enum class *name* (kernels read it, and a parameter cannot shadow it)."""
+    return f"_enum_{name}"
 
 
 def _count(p: Param, index: int) -> str:
@@ -123,8 +130,9 @@ def stub_function(fn: Function) -> StubFunction:
     for position, p in enumerate(fn.params):
         info = SCALARS[p.ctype]
         slot = _slot("u32" if p.by_pointer else p.ctype, position)
+        python = f"{p.enum} | int" if p.enum else info.python  # an enum parameter takes its class or an int
         if p.kind == "scalar":
-            params.append(StubParam(p.name, info.python, "scalar", _check(p.ctype), p.ctype, info.lo, info.hi, slot))
+            params.append(StubParam(p.name, python, "scalar", _check(p.ctype), p.ctype, info.lo, info.hi, slot))
             continue
         if p.kind == "length":
             buffers = [
@@ -180,7 +188,7 @@ def stub_function(fn: Function) -> StubFunction:
             params.append(
                 StubParam(
                     p.name,
-                    info.python if p.kind != "out" else "",
+                    python if p.kind != "out" else "",
                     p.kind,
                     check,
                     p.ctype,
@@ -195,11 +203,13 @@ def stub_function(fn: Function) -> StubFunction:
                 )
             )
             if read:
-                reads.append((info.python, f"_o{index}"))
+                reads.append((p.enum or info.python, f"_o{index}"))
     results: list[tuple[str, str]] = []
     if fn.result != VOID:
         result_expr = "_b.u32[0] != 0" if fn.result == "bool" else _slot(fn.result, 0)
-        results.append((SCALARS[fn.result].python, result_expr))
+        if fn.result_enum:
+            result_expr = f"{enum_alias(fn.result_enum)}({result_expr})"
+        results.append((fn.result_enum or SCALARS[fn.result].python, result_expr))
     else:
         result_expr = None
     results += reads
@@ -213,6 +223,30 @@ def stub_function(fn: Function) -> StubFunction:
     arguments = [q.annotation for q in params if q.is_argument]
     callable_type = f"Callable[[{', '.join(arguments)}], {result}]"
     return StubFunction(fn.export, tuple(params), result, result_expr, function_doc(fn), callable_type, return_expr)
+
+
+@dataclass(frozen=True)
+class StubEnum:
+    """An ``IntEnum`` class of the stub, made of a C enum."""
+
+    name: str
+    alias: str  # the private name kernels read it by
+    members: tuple[tuple[str, int], ...]
+    doc: str
+
+
+def stub_enums(functions: Sequence[Function]) -> list[StubEnum]:
+    """The enum classes *functions* use, each once, in the order first used."""
+    found = {e.name: e for fn in functions for e in fn.enums}
+    return [StubEnum(e.name, enum_alias(e.name), e.members, _enum_doc(e)) for e in found.values()]
+
+
+def _enum_doc(e: EnumType) -> str:
+    members = ", ".join(f"{n} = {v}" for n, v in e.members)
+    return (
+        f"The C enum {e.name} ({e.location}): {members}.\n\nKernels take a member or any int; a value\n"
+        "returned that is no member comes back as a member without a name."
+    )
 
 
 def _c_decl(spelling: str, name: str) -> str:

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 
 from ..declarations import DIRECTIONS, FunctionDecl, ParamSpec
 from ..errors import SignatureError, WasmCompileError
-from .c_ast import RawFunction, RawParam, SourceInfo
-from .model import VOID, Function, Param
+from .c_ast import RawEnum, RawFunction, RawParam, SourceInfo
+from .model import SCALARS, VOID, EnumType, Function, Param
 
 LENGTH_NAMES = ("n", "len", "length", "size", "count")
 LENGTH_SUFFIXES = ("_len", "_length", "_size", "_count", "_n")
@@ -63,6 +63,18 @@ def _scalar_kind(base: str) -> str | None:
     if size is None or not words or any(w not in ("signed", "unsigned", "int", "char", "short", "long") for w in words):
         return None
     return f"{'u' if unsigned else 'i'}{8 * size}"
+
+
+def _enum_kind(base: str, enums: dict[str, RawEnum] | None) -> str | None:
+    """An enum's kind as clang lays it out for wasm32: int, unsigned int when a value needs it, else 64-bit."""
+    found = (enums or {}).get(base)
+    if found is None or not found.members:
+        return None
+    values = [v for _, v in found.members]
+    for kind in ("i32", "u32", "i64", "u64"):
+        if SCALARS[kind].lo <= min(values) and max(values) <= SCALARS[kind].hi:
+            return kind
+    return None
 
 
 def _integer(kind: str | None) -> bool:
@@ -125,6 +137,7 @@ def map_function(
     declared: FunctionDecl | None = None,
     origin: str = "",
     warnings: list[str] | None = None,
+    enums: dict[str, RawEnum] | None = None,
 ) -> Function:
     """Turn a C prototype into the stub's model, or raise :class:`SignatureError` saying why.
 
@@ -136,13 +149,22 @@ def map_function(
     if raw.variadic:
         raise SignatureError(f"{where}: variadic functions (...) cannot be called from Python; {_UNMAPPABLE_HINT}")
     result_base, result_ptr, _ = _canonical(raw.result, typedefs)
-    result = _scalar_kind(result_base) if result_ptr == 0 else None
+    result = _enum_kind(result_base, enums) or _scalar_kind(result_base) if result_ptr == 0 else None
     if result is None:
         raise SignatureError(f"{where}: return type {raw.result!r} has no Python mapping; {_UNMAPPABLE_HINT}")
     raws = raw.params
     names = [p.name for p in raws]
     types = [_canonical(p.spelling, typedefs) for p in raws]
-    kinds = [_scalar_kind(base) if pointers >= 0 else None for base, pointers, _ in types]
+    kinds = [_enum_kind(base, enums) or _scalar_kind(base) if pointers >= 0 else None for base, pointers, _ in types]
+    used_enums: dict[str, EnumType] = {}
+
+    def enum_of(base: str) -> str:
+        """The class of an enum type the sources define ("" for any other type), noted for the stub."""
+        found = (enums or {}).get(base)
+        if found is None:
+            return ""
+        used_enums[found.name] = EnumType(found.name, tuple(found.members), found.location)
+        return found.name
 
     def key_error(param: str, why: str) -> SignatureError:
         spec = declared.spec(param) if declared is not None else None
@@ -228,7 +250,7 @@ def map_function(
                 raise key_error(p.name, f'{p.spelling!r} is const, so the function cannot write it: declare it "in"')
             if spec.direction != "out":
                 used.add(pname)
-            params.append(Param(pname, spec.direction, kind, p.spelling, cname=cname))
+            params.append(Param(pname, spec.direction, kind, p.spelling, cname=cname, enum=enum_of(base)))
             continue
         is_string = pointers == 1 and kind == "i8" and const and base.split()[-1] == "char" and "signed" not in base
         if spec is not None:  # "string"
@@ -251,7 +273,7 @@ def map_function(
             )
         if pointers == 0 and kind is not None and kind != VOID:
             used.add(pname)
-            params.append(Param(pname, "scalar", kind, p.spelling, cname=cname))
+            params.append(Param(pname, "scalar", kind, p.spelling, cname=cname, enum=enum_of(base)))
             continue
         if is_string:
             used.add(pname)
@@ -264,7 +286,17 @@ def map_function(
             f"{where}: parameter {p.name or i!s} has type {p.spelling!r}, which has no Python "
             f"mapping; {_UNMAPPABLE_HINT}"
         )
-    return Function(raw.name, tuple(params), result, raw.result, raw.doc, raw.location)
+    result_enum = enum_of(result_base) if result_ptr == 0 else ""
+    return Function(
+        raw.name,
+        tuple(params),
+        result,
+        raw.result,
+        raw.doc,
+        raw.location,
+        result_enum=result_enum,
+        enums=tuple(used_enums.values()),
+    )
 
 
 def select_exports(info: SourceInfo, requested: Sequence[str] | None, *, module: str) -> list[str]:
@@ -329,6 +361,7 @@ def map_functions(
                     declared=by_name.get(name),
                     origin=origin,
                     warnings=warnings,
+                    enums=info.enums,
                 )
             )
         except SignatureError as exc:

@@ -52,7 +52,16 @@ VOID = "void"
 # the buffers that name it) and "out" (a pointer to one value the call writes; returned).
 ARGUMENT_KINDS = ("scalar", "buffer", "string", "in", "inout")
 RETURNED_KINDS = ("out", "inout")
-MODEL_FORMAT = 2  # of Function.to_json: part of the compile cache key
+MODEL_FORMAT = 3  # of Function.to_json: part of the compile cache key
+
+
+@dataclass(frozen=True)
+class EnumType:
+    """A C enum the stub makes an ``IntEnum`` class of (named by its tag or typedef)."""
+
+    name: str
+    members: tuple[tuple[str, int], ...]
+    location: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,7 @@ class Param:
     length: int = -1  # buffers: the index of their length parameter in Function.params
     count_bytes: bool = False  # buffers: that length counts bytes, not elements
     cname: str = ""  # the C name, where it is not the Python name
+    enum: str = ""  # scalars and values by pointer of an enum type: its class (see Function.enums)
 
     @property
     def c_name(self) -> str:
@@ -93,6 +103,8 @@ class Function:
     doc: str
     location: str  # file:line of the definition
     export: str = ""  # the wasm export name (filled in after linking)
+    result_enum: str = ""  # a result of an enum type: its class
+    enums: tuple[EnumType, ...] = ()  # the enums its parameters and result use
 
     @property
     def wasm_params(self) -> tuple[str, ...]:
@@ -126,4 +138,6 @@ class Function:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Function:
-        return cls(**{**data, "params": tuple(Param(**p) for p in data["params"])})
+        params = tuple(Param(**p) for p in data["params"])
+        enums = tuple(EnumType(e["name"], tuple((m, v) for m, v in e["members"]), e["location"]) for e in data["enums"])
+        return cls(**{**data, "params": params, "enums": enums})

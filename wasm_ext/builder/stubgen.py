@@ -63,6 +63,7 @@ def _environment() -> jinja2.Environment:
 def render(module_name: str, functions: Sequence[Function], *, sources: Sequence[str], wasi: bool) -> tuple[str, str]:
     """The stub's ``.py`` and ``.pyi`` sources for *functions* (their export names filled in)."""
     check_export_names(module_name, functions)
+    check_enum_names(module_name, functions)
     return _render(module_name, functions, sources=sources, wasi=wasi)
 
 
@@ -103,6 +104,24 @@ def check_export_names(module_name: str, functions: Sequence[Function]) -> None:
                 f"{fn.export!r}; give one another export_name(...)"
             )
         seen[fn.export] = fn.name
+
+
+def check_enum_names(module_name: str, functions: Sequence[Function]) -> None:
+    """Raise :class:`SignatureError` naming the enum if its class or a member cannot have its C name in the stub."""
+    kernels = {fn.export for fn in functions}
+    for enum in {e.name: e for fn in functions for e in fn.enums}.values():
+        where = f"{module_name}: the C enum {enum.name} ({enum.location})"
+        problem = export_name_problem(enum.name)
+        if problem is None and (enum.name in kernels or enum.name in RUNTIME_NAMES or enum.name == "alloc"):
+            problem = "already the name of a kernel or of the stub's own API"
+        if problem is not None:
+            raise SignatureError(f"{where} would become the class {enum.name!r}, {problem}; give it a typedef name")
+        for member, _ in enum.members:
+            if not member.isidentifier() or keyword.iskeyword(member) or member.startswith("_") or member in ("mro",):
+                raise SignatureError(
+                    f"{where}: its enumerator {member!r} cannot be a member of a Python enum (a keyword, or a name "
+                    "starting with '_'); leave its functions out of `exports`"
+                )
 
 
 @functools.cache
@@ -168,6 +187,7 @@ def reserved_names() -> frozenset[str]:
 
 def _render(module_name: str, functions: Sequence[Function], *, sources: Sequence[str], wasi: bool) -> tuple[str, str]:
     prepared = [codegen.stub_function(fn) for fn in functions]
+    enums = codegen.stub_enums(functions)
     with_alloc = any(fn.uses_memory for fn in functions)
     kinds = {p.kind for f in prepared for p in f.params}
     checks = {p.check for f in prepared for p in f.params}
@@ -193,7 +213,10 @@ def _render(module_name: str, functions: Sequence[Function], *, sources: Sequenc
         "sources": ", ".join(s if s.isprintable() else s.encode("unicode_escape").decode("ascii") for s in sources),
         "module_doc": f"WebAssembly kernels of {module_name}, built by setuptools-wasm.",
         "runtime": runtime_package(module_name)[0],
-        "all_names": pyfmt.export_order([*(f.export for f in prepared), *RUNTIME_NAMES, *(["alloc"] * with_alloc)]),
+        "all_names": pyfmt.export_order(
+            [*(f.export for f in prepared), *(e.name for e in enums), *RUNTIME_NAMES, *(["alloc"] * with_alloc)]
+        ),
+        "enums": enums,
         "functions": prepared,
         "helpers": helpers,
         "with_alloc": with_alloc,

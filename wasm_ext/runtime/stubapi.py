@@ -21,6 +21,7 @@ from .arguments import (
     unpack,
 )
 from .buffer import WasmBuffer
+from .enums import CEnum
 from .exceptions import KernelError, KernelTimeout, KernelTrap
 from .loader import KernelModule
 from .sandbox import WasiGrants
@@ -32,6 +33,7 @@ RUNTIME_VERSION = "6"
 
 __all__ = [
     "RUNTIME_VERSION",
+    "CEnum",
     "KernelError",
     "KernelModule",
     "KernelTimeout",
