@@ -44,6 +44,7 @@ _KEYS: dict[str, tuple[str, Callable[[object], bool], str]] = {
     ),
     "wasi": ("wasi", lambda v: isinstance(v, bool), "true or false"),
     "functions": ("functions", lambda v: isinstance(v, dict), "a table of C function name -> {parameter = spec}"),
+    "handles": ("handles", lambda v: isinstance(v, dict), "a table of C type name -> {destroy = 'function'}"),
 }
 _TABLE_KEYS = {"modules"}
 

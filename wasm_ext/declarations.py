@@ -28,6 +28,12 @@ Parameter specs:
 ``string``
     a NUL-terminated ``const char *`` (the default for one with no length after it;
     declaring it silences the warning about a possible length).
+``out`` on a ``T **``
+    where ``T`` is a handle type: the function stores a new handle there; it is returned.
+
+The ``handles`` table names the C types the stub hands out only as opaque objects (a
+pointer to a struct the sources never define is one without being named), each with the
+function that frees one: ``handles = {"lib_state": {"destroy": "lib_free"}}``.
 """
 
 from __future__ import annotations
@@ -121,3 +127,40 @@ def parse_functions(value: object, *, where: str) -> tuple[FunctionDecl, ...]:
 def to_json(decls: tuple[FunctionDecl, ...]) -> dict[str, dict[str, str]]:
     """The table as declared (for the build cache key)."""
     return {d.name: {p: s.text for p, s in d.params} for d in decls}
+
+
+@dataclass(frozen=True)
+class HandleDecl:
+    """A C struct (or union) the stub hands out only as an opaque handle, and the function that frees one."""
+
+    ctype: str  # as written: a typedef name, or "struct tag"
+    destroy: str | None = None  # the C function that frees one (it takes the handle, alone)
+
+
+_HANDLE_TYPE = re.compile(r"^(?:(?:struct|union)\s+)?[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_handles(value: object, *, where: str) -> tuple[HandleDecl, ...]:
+    """Check a ``handles`` table (C type -> ``{destroy = "fn"}``); a ConfigError names the key at fault."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: handles must be a table of C type name -> {{destroy = 'function'}}")
+    decls: list[HandleDecl] = []
+    for ctype, options in value.items():
+        if not isinstance(ctype, str) or not _HANDLE_TYPE.match(ctype.strip()):
+            raise ConfigError(f"{where}: handles.{ctype}: not a C type name (a typedef name, or 'struct tag')")
+        if not isinstance(options, Mapping):
+            raise ConfigError(f"{where}: handles.{ctype} must be a table, e.g. {{destroy = 'free_function'}}")
+        unknown = [k for k in options if k != "destroy"]
+        if unknown:
+            raise ConfigError(f"{where}: handles.{ctype}: unknown key {unknown[0]!r} (known: destroy)")
+        destroy = options.get("destroy")
+        if destroy is not None and (not isinstance(destroy, str) or not _IDENTIFIER.match(destroy)):
+            raise ConfigError(f"{where}: handles.{ctype}.destroy = {destroy!r}: not a C function name")
+        decls.append(HandleDecl(" ".join(ctype.split()), destroy))
+    return tuple(decls)
+
+
+def handles_to_json(decls: tuple[HandleDecl, ...]) -> dict[str, str | None]:
+    return {d.ctype: d.destroy for d in decls}

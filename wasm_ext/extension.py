@@ -13,7 +13,7 @@ from typing import Optional, Union
 
 from setuptools import Extension
 
-from .declarations import FunctionDecl, parse_functions
+from .declarations import FunctionDecl, HandleDecl, parse_functions, parse_handles
 from .errors import ConfigError
 from .runtime.units import SizeSpec
 from .runtime.units import parse_size as _parse_size
@@ -102,6 +102,7 @@ class WasmExtension(Extension):
         max_size: SizeSpec = None,
         wasi: bool = False,
         functions: Mapping[str, Mapping[str, str]] | None = None,
+        handles: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         if not isinstance(name, str) or not all(_IDENTIFIER_RE.match(part) for part in name.split(".")):
             raise ConfigError(f"WasmExtension name must be a dotted module name, got {name!r}")
@@ -141,6 +142,7 @@ class WasmExtension(Extension):
         self.wasi: bool = wasi
         # what C cannot say about some functions (see wasm_ext.declarations), and where it was said
         self.functions: tuple[FunctionDecl, ...] = parse_functions(functions, where=name)
+        self.handles: tuple[HandleDecl, ...] = parse_handles(handles, where=name)
         self.declared_in: str = "WasmExtension(functions=...)"
 
     @property

@@ -147,6 +147,7 @@ class FakeInstance:
         self.memory: dict[int, bytearray] = {}
         self.staged: list[Any] = []  # the source objects, in order
         self.fail_stage: int | None = None
+        self.deferred: list[tuple[str, int]] = []
         self._next = 0x1_0000
 
     def stage(self, source: Any, nbytes: int, function: str) -> int:
@@ -169,6 +170,18 @@ class FakeInstance:
 
     def release(self, source: Any, address: int) -> None:
         self.events.append(("release", address))
+
+    def call_u32(self, export: str, value: int, function: str) -> int:
+        """As ``Instance.call_u32`` (a handle's destroy function): logged, not run."""
+        self.events.append(("call_u32", export, value))
+        return 0
+
+    def defer(self, export: str, address: int) -> None:
+        self.deferred.append((export, address))
+
+    def run_deferred(self) -> None:
+        while self.deferred:
+            self.call_u32(*self.deferred.pop(), "deferred")
 
     def read(self, address: int, nbytes: int) -> bytes:
         self.events.append(("read", address, nbytes))

@@ -70,6 +70,7 @@ def test_declared_inputs_change_with_every_option(project: Path) -> None:
         "opt_level",
         "wasi",
         "functions",
+        "handles",
         "compiler",
     }
     changes = ({"opt_level": "O2"}, {"define_macros": ["X"]}, {"wasi": True}, {"exports": ["f"]})

@@ -60,6 +60,8 @@ class SourceInfo:
     functions: dict[str, RawFunction] = field(default_factory=dict)
     typedefs: dict[str, str] = field(default_factory=dict)
     enums: dict[str, RawEnum] = field(default_factory=dict)  # by the type as mappings see it: "enum color"
+    # "struct point" -> whether a definition was seen (a pointer to an incomplete struct is a handle)
+    records: dict[str, bool] = field(default_factory=dict)
     files: set[str] = field(default_factory=set)  # every file read, sources and headers
 
     @property
@@ -310,16 +312,27 @@ def collect(
     """
     where = LocationTracker()
     anonymous: dict[str, RawEnum] = {}  # enum {...} by id, until a typedef names it
+    anonymous_records: dict[str, str] = {}  # struct {...} by id -> its tag keyword, until a typedef names it
     for node in tree.get("inner", []):
         file, line = where.node(node)
         kind = node.get("kind")
         if kind == "TypedefDecl" and "name" in node:
             info.typedefs[node["name"]] = node.get("type", {}).get("qualType", "")
             named = _enum_type_id(node)
+            record = _record_type_id(node)
+            if record in anonymous_records:
+                info.records[f"{anonymous_records.pop(record)} {node['name']}"] = True
             if named in anonymous:
                 enum = anonymous.pop(named)
                 enum.name = node["name"]
                 info.enums.setdefault(f"enum {enum.name}", enum)
+        elif kind == "RecordDecl":
+            complete = bool(node.get("completeDefinition"))
+            if "name" in node:
+                key = f"{node.get('tagUsed', 'struct')} {node['name']}"
+                info.records[key] = info.records.get(key, False) or complete
+            elif complete:
+                anonymous_records[node.get("id", "")] = node.get("tagUsed", "struct")
         elif kind == "EnumDecl" and node.get("inner"):
             enum = RawEnum(node.get("name", ""), _enumerators(node), f"{file}:{line}")
             if enum.name:
@@ -382,12 +395,21 @@ class LocationTracker:
 
 def _enum_type_id(node: dict[str, Any]) -> str | None:
     """The id of the enum a typedef names, through any sugar (``ElaboratedType``) around its ``EnumType``."""
+    return _named_type_id(node, "EnumType")
+
+
+def _record_type_id(node: dict[str, Any]) -> str | None:
+    """The id of the struct or union a typedef names (see :func:`_enum_type_id`)."""
+    return _named_type_id(node, "RecordType")
+
+
+def _named_type_id(node: dict[str, Any], kind: str) -> str | None:
     for child in node.get("inner", []):
-        if child.get("kind") == "EnumType":
+        if child.get("kind") == kind:
             found: str | None = child.get("decl", {}).get("id")
             return found
         if child.get("kind", "").endswith("Type"):
-            return _enum_type_id(child)
+            return _named_type_id(child, kind)
     return None
 
 

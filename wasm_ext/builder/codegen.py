@@ -48,6 +48,7 @@ class StubParam:
     staged: str = ""  # in/inout/out: the bytes staged for the value
     nbytes: str = ""  # memory arguments: their size in bytes, as an expression
     read: str = ""  # out/inout: the expression reading the value back after the call
+    handle: str = ""  # handles: the private name of the handle's class
 
     @property
     def is_argument(self) -> bool:
@@ -65,6 +66,8 @@ class StubFunction:
     doc: str
     callable_type: str  # the function's type as a Callable annotation
     return_expr: str | None = None  # after copying buffers back: what the function returns
+    closes: str = ""  # a handle type's destroy function: the handle parameter it closes (instead of a call)
+    needs_instance: bool = False  # the kernel reads _b.instance (memory arguments, handles)
 
     @property
     def arguments(self) -> tuple[StubParam, ...]:
@@ -112,6 +115,11 @@ def _unpacked(p: Param, address: str) -> str:
     return f"{enum_alias(p.enum)}({value})" if p.enum else value
 
 
+def handle_alias(name: str) -> str:
+    """The stub's private name for the handle class *name* (see :func:`enum_alias`)."""
+    return f"_handle_{name}"
+
+
 def enum_alias(name: str) -> str:
     """The stub's private name for the enum class *name* (kernels read it, and a parameter cannot shadow it)."""
     return f"_enum_{name}"
@@ -131,6 +139,9 @@ def stub_function(fn: Function) -> StubFunction:
         info = SCALARS[p.ctype]
         slot = _slot("u32" if p.by_pointer else p.ctype, position)
         python = f"{p.enum} | int" if p.enum else info.python  # an enum parameter takes its class or an int
+        if p.kind == "handle":
+            params.append(StubParam(p.name, p.handle, "handle", "", p.ctype, 0, 0, slot, handle=handle_alias(p.handle)))
+            continue
         if p.kind == "scalar":
             params.append(StubParam(p.name, python, "scalar", _check(p.ctype), p.ctype, info.lo, info.hi, slot))
             continue
@@ -181,6 +192,13 @@ def stub_function(fn: Function) -> StubFunction:
                     nbytes=f"_n{index}",
                 )
             )
+        elif p.kind == "handle_out":
+            read = f"_wrap_handle({handle_alias(p.handle)}, _inst, {_unpacked(p, f'_at{index}')})"
+            zero = 'b"' + "\\x00" * 4 + '"'
+            params.append(
+                StubParam(p.name, "", p.kind, "", p.ctype, 0, 0, slot, index, 4, staged=zero, nbytes="4", read=read)
+            )
+            reads.append((f"{p.handle} | None", f"_o{index}"))
         else:  # a value by pointer: in, inout, out
             read = _unpacked(p, f"_at{index}") if p.kind in RETURNED_KINDS else ""
             staged = _packed(p) if p.kind != "out" else 'b"' + "\\x00" * info.size + '"'
@@ -209,7 +227,11 @@ def stub_function(fn: Function) -> StubFunction:
         result_expr = "_b.u32[0] != 0" if fn.result == "bool" else _slot(fn.result, 0)
         if fn.result_enum:
             result_expr = f"{enum_alias(fn.result_enum)}({result_expr})"
-        results.append((fn.result_enum or SCALARS[fn.result].python, result_expr))
+        python = fn.result_enum or SCALARS[fn.result].python
+        if fn.result_handle:
+            result_expr = f"_wrap_handle({handle_alias(fn.result_handle)}, _inst, {result_expr})"
+            python = f"{fn.result_handle} | None"
+        results.append((python, result_expr))
     else:
         result_expr = None
     results += reads
@@ -220,9 +242,23 @@ def stub_function(fn: Function) -> StubFunction:
     else:
         result = f"tuple[{', '.join(a for a, _ in results)}]"
         return_expr = ", ".join(["_r"] * (result_expr is not None) + [e for _, e in reads])
+    closes = next((p.name for p in fn.params if p.kind == "handle" for h in fn.handles if h.destroy == fn.name), "")
+    if closes:
+        result, return_expr, result_expr = "None", None, None
     arguments = [q.annotation for q in params if q.is_argument]
     callable_type = f"Callable[[{', '.join(arguments)}], {result}]"
-    return StubFunction(fn.export, tuple(params), result, result_expr, function_doc(fn), callable_type, return_expr)
+    needs_instance = fn.uses_memory or fn.uses_handles
+    return StubFunction(
+        fn.export,
+        tuple(params),
+        result,
+        result_expr,
+        function_doc(fn),
+        callable_type,
+        return_expr,
+        closes,
+        needs_instance,
+    )
 
 
 @dataclass(frozen=True)
@@ -249,13 +285,40 @@ def _enum_doc(e: EnumType) -> str:
     )
 
 
+@dataclass(frozen=True)
+class StubHandle:
+    """A handle class of the stub, made of a C struct the stub hands out only as an opaque object."""
+
+    name: str
+    alias: str
+    destroy: str  # the export that frees one ("")
+    doc: str
+
+
+def stub_handles(functions: Sequence[Function]) -> list[StubHandle]:
+    """The handle classes *functions* use, each once, with their destroy function's export."""
+    exports = {fn.name: fn.export for fn in functions}
+    found = {h.name: h for fn in functions for h in fn.handles}
+    handles = []
+    for h in found.values():
+        destroy = exports.get(h.destroy, "")
+        freed = (
+            f"``close()``, a ``with`` block, ``{destroy}()`` or garbage collection frees it (once)"
+            if destroy
+            else "no destroy function is declared: the library owns it"
+        )
+        doc = f"A C ``{h.spelling}``, made by the kernels that return one.\n\n{freed[0].upper()}{freed[1:]}."
+        handles.append(StubHandle(h.name, handle_alias(h.name), destroy, doc))
+    return handles
+
+
 def _c_decl(spelling: str, name: str) -> str:
     return f"{spelling}{name}" if spelling.endswith("*") else f"{spelling} {name}"
 
 
 def c_prototype(fn: Function) -> str:
     params = ", ".join(_c_decl(p.spelling, p.c_name) for p in fn.params)
-    return f"{fn.result_spelling} {fn.name}({params})"
+    return f"{_c_decl(fn.result_spelling, fn.name)}({params})"
 
 
 def function_doc(fn: Function) -> str:

@@ -14,10 +14,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from ..declarations import DIRECTIONS, FunctionDecl, ParamSpec
+from ..declarations import DIRECTIONS, FunctionDecl, HandleDecl, ParamSpec
 from ..errors import SignatureError, WasmCompileError
 from .c_ast import RawEnum, RawFunction, RawParam, SourceInfo
-from .model import SCALARS, VOID, EnumType, Function, Param
+from .model import SCALARS, VOID, EnumType, Function, HandleType, Param
 
 LENGTH_NAMES = ("n", "len", "length", "size", "count")
 LENGTH_SUFFIXES = ("_len", "_length", "_size", "_count", "_n")
@@ -138,6 +138,7 @@ def map_function(
     origin: str = "",
     warnings: list[str] | None = None,
     enums: dict[str, RawEnum] | None = None,
+    handles: dict[str, HandleType] | None = None,
 ) -> Function:
     """Turn a C prototype into the stub's model, or raise :class:`SignatureError` saying why.
 
@@ -149,7 +150,15 @@ def map_function(
     if raw.variadic:
         raise SignatureError(f"{where}: variadic functions (...) cannot be called from Python; {_UNMAPPABLE_HINT}")
     result_base, result_ptr, _ = _canonical(raw.result, typedefs)
-    result = _enum_kind(result_base, enums) or _scalar_kind(result_base) if result_ptr == 0 else None
+    handles = handles or {}
+    used_handles: dict[str, HandleType] = {}
+    result_handle = ""
+    result: str | None
+    if result_ptr == 1 and result_base in handles:
+        result, result_handle = "u32", handles[result_base].name
+        used_handles[result_handle] = handles[result_base]
+    else:
+        result = _enum_kind(result_base, enums) or _scalar_kind(result_base) if result_ptr == 0 else None
     if result is None:
         raise SignatureError(f"{where}: return type {raw.result!r} has no Python mapping; {_UNMAPPABLE_HINT}")
     raws = raw.params
@@ -230,6 +239,21 @@ def map_function(
         while pname in used:
             pname += "_"
         cname = "" if pname == p.name else p.name
+        handle = handles.get(base) if pointers in (1, 2) else None
+        if handle is not None and i not in length_of:
+            if pointers == 2 and (spec is None or spec.direction != "out"):
+                raise SignatureError(
+                    f"{where}: parameter {p.name or i!s} ({p.spelling}) points to a {handle.name} handle: if the "
+                    f"function stores a new one there, declare {_declare(raw.name, p.name or 'PARAM', 'out')}"
+                )
+            if pointers == 1 and spec is not None:
+                raise key_error(p.name, f"a {handle.name} handle is passed as it is: leave it undeclared")
+            used_handles[handle.name] = handle
+            kind_of = "handle" if pointers == 1 else "handle_out"
+            if pointers == 1:
+                used.add(pname)
+            params.append(Param(pname, kind_of, "u32", p.spelling, cname=cname, handle=handle.name))
+            continue
         if i in length_of:
             if pointers != 1 or kind is None:
                 raise key_error(p.name, f"a buffer must be a pointer to numbers or void, not {p.spelling!r}")
@@ -296,6 +320,8 @@ def map_function(
         raw.location,
         result_enum=result_enum,
         enums=tuple(used_enums.values()),
+        result_handle=result_handle,
+        handles=tuple(used_handles.values()),
     )
 
 
@@ -326,6 +352,41 @@ def select_exports(info: SourceInfo, requested: Sequence[str] | None, *, module:
     return list(dict.fromkeys(requested))
 
 
+def handle_types(
+    info: SourceInfo, declared: Sequence[HandleDecl], *, module: str, origin: str = ""
+) -> dict[str, HandleType]:
+    """The handle types by the C type mappings see (``"struct state"``): the declared ones, and every
+    struct or union the sources declare but never define (named by a typedef of it, if there is one)."""
+    found: dict[str, HandleType] = {}
+    for decl in declared:
+        base, pointers, _ = _canonical(decl.ctype, info.typedefs)
+        if pointers != 0 or base.split()[0] not in ("struct", "union") or base not in info.records:
+            raise SignatureError(
+                f"{module}: handles.{decl.ctype} ({origin or 'declared'}): not a struct or union the sources "
+                f"declare (it is {base!r})"
+            )
+        name = decl.ctype if decl.ctype.isidentifier() else base.split()[1]
+        found[base] = HandleType(name, decl.destroy or "", base)
+    aliases: dict[str, str] = {}
+    for alias, target in info.typedefs.items():
+        aliases.setdefault(target, alias)
+    for record, complete in info.records.items():
+        if not complete and record not in found:
+            found[record] = HandleType(aliases.get(record, record.split()[1]), "", record)
+    return found
+
+
+def _check_destroy(fn: Function, handle: HandleType, origin: str) -> str | None:
+    """Why *fn* cannot be the destroy function of *handle*, or ``None``."""
+    arguments = fn.arguments
+    if len(arguments) != 1 or arguments[0].handle != handle.name or fn.returned:
+        return (
+            f"handles.{handle.name}.destroy = {fn.name!r} ({origin or 'declared'}): {fn.name}() must take one "
+            f"{handle.name} and nothing else"
+        )
+    return None
+
+
 def map_functions(
     info: SourceInfo,
     names: Iterable[str],
@@ -334,6 +395,7 @@ def map_functions(
     declared: Sequence[FunctionDecl] = (),
     origin: str = "",
     warnings: list[str] | None = None,
+    handles: Sequence[HandleDecl] = (),
 ) -> list[Function]:
     """The model of every function in *names*; one :class:`SignatureError` listing every one that cannot be mapped.
 
@@ -342,6 +404,7 @@ def map_functions(
     """
     names = list(names)
     by_name = {d.name: d for d in declared}
+    types = handle_types(info, handles, module=module, origin=origin)
     functions: list[Function] = []
     problems: list[str] = []
     for decl in declared:
@@ -351,21 +414,32 @@ def map_functions(
                 f"{module}: functions.{decl.name} ({origin or 'declared'}): {decl.name}() {known} "
                 f"(exports: {', '.join(names)})"
             )
+    for handle in types.values():
+        if handle.destroy and handle.destroy not in names:
+            problems.append(
+                f"{module}: handles.{handle.name}.destroy = {handle.destroy!r} ({origin or 'declared'}): "
+                f"{handle.destroy}() is not exported; add it to `exports`"
+            )
     for name in names:
         try:
-            functions.append(
-                map_function(
-                    info.functions[name],
-                    info.typedefs,
-                    module=module,
-                    declared=by_name.get(name),
-                    origin=origin,
-                    warnings=warnings,
-                    enums=info.enums,
-                )
+            fn = map_function(
+                info.functions[name],
+                info.typedefs,
+                module=module,
+                declared=by_name.get(name),
+                origin=origin,
+                warnings=warnings,
+                enums=info.enums,
+                handles=types,
             )
         except SignatureError as exc:
             problems.append(str(exc))
+            continue
+        functions.append(fn)
+        for handle in types.values():
+            problem = _check_destroy(fn, handle, origin) if handle.destroy == name else None
+            if problem is not None:
+                problems.append(f"{module}: function {name}() at {fn.location}: {problem}")
     if len(problems) == 1:
         raise SignatureError(problems[0])
     if problems:

@@ -50,9 +50,11 @@ VOID = "void"
 # (a pointer to its data), "string" (NUL-terminated), "in" and "inout" (a pointer to one
 # value; inout's is returned after the call). Hidden from Python: "length" (the count of
 # the buffers that name it) and "out" (a pointer to one value the call writes; returned).
-ARGUMENT_KINDS = ("scalar", "buffer", "string", "in", "inout")
-RETURNED_KINDS = ("out", "inout")
-MODEL_FORMAT = 3  # of Function.to_json: part of the compile cache key
+# Handles: "handle" (a Python argument: an object of the handle's class, passed as its
+# address) and "handle_out" (hidden: a T ** the function stores a new handle in; returned).
+ARGUMENT_KINDS = ("scalar", "buffer", "string", "in", "inout", "handle")
+RETURNED_KINDS = ("out", "inout", "handle_out")
+MODEL_FORMAT = 4  # of Function.to_json: part of the compile cache key
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,15 @@ class EnumType:
     name: str
     members: tuple[tuple[str, int], ...]
     location: str
+
+
+@dataclass(frozen=True)
+class HandleType:
+    """A C struct the stub hands out as an opaque object of a class of its own."""
+
+    name: str  # the class name (the typedef name, or the struct's tag)
+    destroy: str  # the C function that frees one ("" if none was declared)
+    spelling: str  # the C type: "struct state"
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,7 @@ class Param:
     count_bytes: bool = False  # buffers: that length counts bytes, not elements
     cname: str = ""  # the C name, where it is not the Python name
     enum: str = ""  # scalars and values by pointer of an enum type: its class (see Function.enums)
+    handle: str = ""  # handle and handle_out: the handle's class (see Function.handles)
 
     @property
     def c_name(self) -> str:
@@ -89,7 +101,7 @@ class Param:
     @property
     def by_pointer(self) -> bool:
         """Passed as the address of something in linear memory."""
-        return self.kind not in ("scalar", "length")
+        return self.kind not in ("scalar", "length", "handle")
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,8 @@ class Function:
     export: str = ""  # the wasm export name (filled in after linking)
     result_enum: str = ""  # a result of an enum type: its class
     enums: tuple[EnumType, ...] = ()  # the enums its parameters and result use
+    result_handle: str = ""  # a result that is a handle: its class
+    handles: tuple[HandleType, ...] = ()  # the handle types its parameters and result use
 
     @property
     def wasm_params(self) -> tuple[str, ...]:
@@ -133,6 +147,10 @@ class Function:
         """Whether a call passes anything through linear memory (so the module needs malloc)."""
         return any(p.by_pointer for p in self.params)
 
+    @property
+    def uses_handles(self) -> bool:
+        return bool(self.result_handle) or any(p.handle for p in self.params)
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -140,4 +158,5 @@ class Function:
     def from_json(cls, data: dict[str, Any]) -> Function:
         params = tuple(Param(**p) for p in data["params"])
         enums = tuple(EnumType(e["name"], tuple((m, v) for m, v in e["members"]), e["location"]) for e in data["enums"])
-        return cls(**{**data, "params": params, "enums": enums})
+        handles = tuple(HandleType(**h) for h in data["handles"])
+        return cls(**{**data, "params": params, "enums": enums, "handles": handles})

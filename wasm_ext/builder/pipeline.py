@@ -113,7 +113,13 @@ def _compiled(plan: BuildPlan, stages: StageCache) -> compile_stage.CompiledModu
     names = mapping.select_exports(info, plan.exports, module=plan.name)
     warnings: list[str] = []
     functions = mapping.map_functions(
-        info, names, module=plan.name, declared=plan.functions, origin=plan.declared_in, warnings=warnings
+        info,
+        names,
+        module=plan.name,
+        declared=plan.functions,
+        origin=plan.declared_in,
+        warnings=warnings,
+        handles=plan.handles,
     )
     for warning in warnings:
         log.warning("%s", warning)

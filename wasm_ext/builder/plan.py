@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import INCLUDE_DIR, declarations
-from ..declarations import FunctionDecl
+from ..declarations import FunctionDecl, HandleDecl
 from ..errors import ConfigError
 from ..extension import WasmExtension
 from ..log import get_logger
@@ -47,6 +47,7 @@ class BuildPlan:
     max_size: int | None
     wasi: bool
     functions: tuple[FunctionDecl, ...] = ()  # what C cannot say (wasm_ext.declarations)
+    handles: tuple[HandleDecl, ...] = ()
     declared_in: str = ""  # where those were declared, for messages
 
     def declared(self) -> dict[str, Any]:
@@ -62,6 +63,7 @@ class BuildPlan:
             "opt_level": self.opt_level,
             "wasi": self.wasi,
             "functions": declarations.to_json(self.functions),
+            "handles": declarations.handles_to_json(self.handles),
             "compiler": self.compiler.describe(),
         }
 
@@ -104,6 +106,7 @@ def make_plan(ext: WasmExtension, *, source_root: Path, package_dir: Path, temp_
         max_size=ext.max_size,
         wasi=ext.wasi,
         functions=ext.functions,
+        handles=ext.handles,
         declared_in=ext.declared_in,
     )
 

@@ -227,11 +227,17 @@ def _def(node: ast.FunctionDef, text: str, indent: str) -> list[str] | None:
 
 def _condition(test: ast.expr, text: str, indent: str) -> list[str] | None:
     """``if (`` / the operands, each operator starting a line / ``):`` (ruff's split of a comparison)."""
+    inner = indent + INDENT
+    if isinstance(test, ast.BoolOp):  # one operand a line, each after the first starting with its operator
+        operator = "and" if isinstance(test.op, ast.And) else "or"
+        rows = [f"{indent}if ("]
+        for position, value in enumerate(test.values):
+            rows += _operand(value, text, inner, f"{operator} " if position else "")
+        return [*rows, f"{indent}):"]
     negated = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
     compare = test.operand if isinstance(test, ast.UnaryOp) else test
     if not isinstance(compare, ast.Compare):
         return None
-    inner = indent + INDENT
     rows = [f"{indent}if (", f"{inner}{'not ' if negated else ''}{_segment(compare.left, text)}"]
     previous = compare.left
     for comparator in compare.comparators:
@@ -239,6 +245,21 @@ def _condition(test: ast.expr, text: str, indent: str) -> list[str] | None:
         rows.append(f"{inner}{operator} {_segment(comparator, text)}")
         previous = comparator
     return [*rows, f"{indent}):"]
+
+
+def _operand(value: ast.expr, text: str, indent: str, lead: str) -> list[str]:
+    """One operand of a split boolean condition; a comparison that still does not fit is split
+    before each of its operators, on lines of the same indentation (ruff flattens them)."""
+    flat = f"{indent}{lead}{_segment(value, text)}"
+    if len(flat) <= LINE_LENGTH or not isinstance(value, ast.Compare):
+        return [flat]
+    rows = [f"{indent}{lead}{_segment(value.left, text)}"]
+    previous = value.left
+    for comparator in value.comparators:
+        operator = text[_end(previous, text) : _start(comparator, text)].strip()
+        rows.append(f"{indent}{operator} {_segment(comparator, text)}")
+        previous = comparator
+    return rows
 
 
 def _union(name: str, annotation: ast.BinOp, text: str, indent: str) -> list[str]:

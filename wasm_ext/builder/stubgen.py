@@ -109,13 +109,21 @@ def check_export_names(module_name: str, functions: Sequence[Function]) -> None:
 def check_enum_names(module_name: str, functions: Sequence[Function]) -> None:
     """Raise :class:`SignatureError` naming the enum if its class or a member cannot have its C name in the stub."""
     kernels = {fn.export for fn in functions}
+    types = [(f"the C enum {e.name} ({e.location})", e.name) for fn in functions for e in fn.enums]
+    types += [(f"the C handle type {h.spelling}", h.name) for fn in functions for h in fn.handles]
+    classes: dict[str, str] = {}
+    for where_, name in types:
+        problem = export_name_problem(name)
+        if problem is None and (name in kernels or name in RUNTIME_NAMES or name == "alloc"):
+            problem = "already the name of a kernel or of the stub's own API"
+        if problem is None and classes.setdefault(name, where_) != where_:
+            problem = f"the name {classes[name]} takes"
+        if problem is not None:
+            raise SignatureError(
+                f"{module_name}: {where_} would become the class {name!r}, {problem}; give it a typedef name"
+            )
     for enum in {e.name: e for fn in functions for e in fn.enums}.values():
         where = f"{module_name}: the C enum {enum.name} ({enum.location})"
-        problem = export_name_problem(enum.name)
-        if problem is None and (enum.name in kernels or enum.name in RUNTIME_NAMES or enum.name == "alloc"):
-            problem = "already the name of a kernel or of the stub's own API"
-        if problem is not None:
-            raise SignatureError(f"{where} would become the class {enum.name!r}, {problem}; give it a typedef name")
         for member, _ in enum.members:
             if not member.isidentifier() or keyword.iskeyword(member) or member.startswith("_") or member in ("mro",):
                 raise SignatureError(
@@ -188,6 +196,7 @@ def reserved_names() -> frozenset[str]:
 def _render(module_name: str, functions: Sequence[Function], *, sources: Sequence[str], wasi: bool) -> tuple[str, str]:
     prepared = [codegen.stub_function(fn) for fn in functions]
     enums = codegen.stub_enums(functions)
+    handles = codegen.stub_handles(functions)
     with_alloc = any(fn.uses_memory for fn in functions)
     kinds = {p.kind for f in prepared for p in f.params}
     checks = {p.check for f in prepared for p in f.params}
@@ -203,6 +212,8 @@ def _render(module_name: str, functions: Sequence[Function], *, sources: Sequenc
             ("overflow", "int" in checks or any(p.length_hi is not None for f in prepared for p in f.params)),
             ("pack", any(p.kind in ("in", "inout") for f in prepared for p in f.params)),
             ("unpack", any(p.read for f in prepared for p in f.params)),
+            ("check_handle", "handle" in kinds),
+            ("wrap_handle", any(fn.result_handle for fn in functions) or "handle_out" in kinds),
         )
         if used
     )
@@ -214,9 +225,16 @@ def _render(module_name: str, functions: Sequence[Function], *, sources: Sequenc
         "module_doc": f"WebAssembly kernels of {module_name}, built by setuptools-wasm.",
         "runtime": runtime_package(module_name)[0],
         "all_names": pyfmt.export_order(
-            [*(f.export for f in prepared), *(e.name for e in enums), *RUNTIME_NAMES, *(["alloc"] * with_alloc)]
+            [
+                *(f.export for f in prepared),
+                *(e.name for e in enums),
+                *(h.name for h in handles),
+                *RUNTIME_NAMES,
+                *(["alloc"] * with_alloc),
+            ]
         ),
         "enums": enums,
+        "handles": handles,
         "functions": prepared,
         "helpers": helpers,
         "with_alloc": with_alloc,

@@ -67,6 +67,7 @@ class Instance:
         self._bindings: dict[str, Binding] = {}
         self._scratch = 0  # a scratch area for small buffer arguments: no malloc/free per call
         self._scratch_used = 0
+        self._deferred: list[tuple[str, int]] = []  # handles collected in another thread: (destroy, address)
 
     def binding(self, export: str, nested: bool = False) -> Binding:
         """The binding of *export*, kept; *nested*: a new one for a call inside a call (see ``Binding.busy``)."""
@@ -95,6 +96,20 @@ class Instance:
         self._bindings.clear()
 
     # -- allocation ------------------------------------------------------------------------
+
+    def call_u32(self, export: str, value: int, function: str) -> int:
+        """Call *export* with one 32-bit argument (an address), reading back a 32-bit result (if any)."""
+        return self._call_allocator(export, value, function)
+
+    def defer(self, export: str, address: int) -> None:
+        """Call *export* (a handle's destroy function) on *address* at this thread's next :meth:`run_deferred`."""
+        self._deferred.append((export, address))
+
+    def run_deferred(self) -> None:
+        """Run what :meth:`defer` kept (on the instance's own thread)."""
+        while self._deferred and not self.dead:
+            export, address = self._deferred.pop()
+            self._call_allocator(export, address, export)
 
     def _call_allocator(self, export: str, value: int, function: str) -> int:
         b = self.binding(export)

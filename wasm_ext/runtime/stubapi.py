@@ -23,6 +23,7 @@ from .arguments import (
 from .buffer import WasmBuffer
 from .enums import CEnum
 from .exceptions import KernelError, KernelTimeout, KernelTrap
+from .handles import Handle, check_handle, wrap_handle
 from .loader import KernelModule
 from .sandbox import WasiGrants
 
@@ -34,6 +35,7 @@ RUNTIME_VERSION = "6"
 __all__ = [
     "RUNTIME_VERSION",
     "CEnum",
+    "Handle",
     "KernelError",
     "KernelModule",
     "KernelTimeout",
@@ -41,6 +43,7 @@ __all__ = [
     "WasiGrants",
     "WasmBuffer",
     "check_float",
+    "check_handle",
     "check_int",
     "in_buffer",
     "in_string",
@@ -49,6 +52,7 @@ __all__ = [
     "pack",
     "require",
     "unpack",
+    "wrap_handle",
 ]
 
 
