@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source setup clean
+.PHONY: chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -61,6 +61,10 @@ bench-startup: setup
 ## bench-versions: this checkout's stubs against those of commit AGAINST, side by side (make bench-versions AGAINST=HEAD~1)
 bench-versions: setup
 	$(BIN)/python benchmarks/bench_versions.py --against $(AGAINST) --write
+
+## bench-declared: declared bindings per call (a handle method vs a scalar call, out-values vs a shim)
+bench-declared: setup
+	$(BIN)/python benchmarks/bench_declared.py --write
 
 ## bench-big-source: build time and peak memory for a generated 20 MB C source
 bench-big-source: setup

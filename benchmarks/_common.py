@@ -15,7 +15,7 @@ import tempfile
 import timeit
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
+from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
@@ -39,8 +39,10 @@ def write_json(path: Path | None, records: list[Record]) -> None:
         path.write_text(json.dumps({"machine": machine(), "records": records}, indent=1) + "\n")
 
 
-def build_stub(source: Path, module: str, workdir: Path, include_dirs: tuple[str, ...] = ()) -> ModuleType:
-    """Build *source* with the real pipeline into *workdir* and import the stub."""
+def build_stub(
+    source: Path, module: str, workdir: Path, include_dirs: tuple[str, ...] = (), **options: Any
+) -> ModuleType:
+    """Build *source* with the real pipeline into *workdir* and import the stub (*options*: of WasmExtension)."""
     from wasm_ext import WasmExtension
     from wasm_ext.builder.pipeline import build_extension
 
@@ -48,7 +50,7 @@ def build_stub(source: Path, module: str, workdir: Path, include_dirs: tuple[str
     package_dir = workdir / package
     package_dir.mkdir(parents=True, exist_ok=True)
     (package_dir / "__init__.py").write_text("")
-    ext = WasmExtension(module, sources=[str(source)], include_dirs=list(include_dirs))
+    ext = WasmExtension(module, sources=[str(source)], include_dirs=list(include_dirs), **options)
     build_extension(ext, source_root=source.parent, package_dir=package_dir, temp_dir=workdir / "tmp")
     sys.path.insert(0, str(workdir))
     return importlib.import_module(module)

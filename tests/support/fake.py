@@ -185,7 +185,18 @@ class FakeInstance:
 
     def read(self, address: int, nbytes: int) -> bytes:
         self.events.append(("read", address, nbytes))
-        return bytes(self.memory[address][:nbytes])
+        block, offset = self.block(address)
+        return bytes(block[offset : offset + nbytes])
+
+    def block(self, address: int) -> tuple[bytearray, int]:
+        """The staged block *address* lies in, and its offset there (a call's values share one block)."""
+        start = max(a for a in self.memory if a <= address)
+        return self.memory[start], address - start
+
+    def poke(self, address: int, data: bytes) -> None:
+        """Write *data* at *address*, inside a staged block (as the kernel would)."""
+        block, offset = self.block(address)
+        block[offset : offset + len(data)] = data
 
 
 @dataclass

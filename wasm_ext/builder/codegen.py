@@ -45,9 +45,10 @@ class StubParam:
     length_hi: int | None = None  # lengths: the limit, when the C type is narrower than memory
     others: tuple[tuple[str, str], ...] = ()  # lengths: (name, count) of the other buffers sharing it
     buffers: str = ""  # lengths: the names of the buffers that share it, for messages
-    staged: str = ""  # in/inout/out: the bytes staged for the value
     nbytes: str = ""  # memory arguments: their size in bytes, as an expression
+    address: str = ""  # values by pointer: their address (in the function's block of values)
     read: str = ""  # out/inout: the expression reading the value back after the call
+    output: str = ""  # out/inout: the local the value is read into
     handle: str = ""  # handles: the private name of the handle's class
 
     @property
@@ -68,6 +69,11 @@ class StubFunction:
     return_expr: str | None = None  # after copying buffers back: what the function returns
     closes: str = ""  # a handle type's destroy function: the handle parameter it closes (instead of a call)
     needs_instance: bool = False  # the kernel reads _b.instance (memory arguments, handles)
+    # values by pointer (in/inout/out) share one block of memory, packed and unpacked with one Struct
+    values_struct: str = ""  # the module-level name of that Struct ("" without such values)
+    values_format: str = ""
+    values_pack: str = ""  # the arguments of its pack()
+    values_index: int = -1  # the block's number among the memory arguments
 
     @property
     def arguments(self) -> tuple[StubParam, ...]:
@@ -104,15 +110,23 @@ def _check(kind: str) -> str:
     return "float" if SCALARS[kind].python == "float" else "bool" if kind == "bool" else "int"
 
 
-def _packed(p: Param) -> str:
-    """The bytes of argument *p*'s value (checked by then), as its pointer's target holds them."""
-    return f'_pack["{p.ctype}"]({p.name})'
+# struct format codes of the scalar kinds, as wasm32 memory holds them (little-endian, natural alignment)
+STRUCT_CODES = {"i8": "b", "u8": "B", "i16": "h", "u16": "H", "i32": "i", "u32": "I", "i64": "q", "u64": "Q"}
+STRUCT_CODES.update({"f32": "f", "f64": "d", "bool": "?"})
+VALUE_KINDS = ("in", "inout", "out", "handle_out")
 
 
-def _unpacked(p: Param, address: str) -> str:
-    """The value the call left at *address* for the ``out``/``inout`` parameter *p*."""
-    value = f'_unpack["{p.ctype}"](_inst.read({address}, {SCALARS[p.ctype].size}))[0]'
-    return f"{enum_alias(p.enum)}({value})" if p.enum else value
+def _values_layout(fn: Function) -> tuple[str, dict[int, int], int]:
+    """(struct format, offset by parameter position, size) of *fn*'s block of values by pointer."""
+    fmt, offsets, offset = "<", {}, 0
+    for position, p in enumerate(fn.params):
+        if p.kind in VALUE_KINDS:
+            size = SCALARS[p.ctype].size
+            pad = -offset % size
+            fmt += f"{pad}x" * bool(pad) + STRUCT_CODES[p.ctype]
+            offsets[position] = offset + pad
+            offset += pad + size
+    return fmt, offsets, offset
 
 
 def handle_alias(name: str) -> str:
@@ -132,7 +146,11 @@ def _count(p: Param, index: int) -> str:
 
 def stub_function(fn: Function) -> StubFunction:
     """*fn* prepared for the templates."""
-    memory_index = {i: n for n, i in enumerate(i for i, p in enumerate(fn.params) if p.by_pointer)}
+    memory_index = {
+        i: n for n, i in enumerate(i for i, p in enumerate(fn.params) if p.by_pointer and p.kind not in VALUE_KINDS)
+    }
+    values_format, offsets, values_size = _values_layout(fn)
+    values_index = len(memory_index)
     params: list[StubParam] = []
     reads: list[tuple[str, str]] = []  # (annotation, expression) of each value returned besides the result
     for position, p in enumerate(fn.params):
@@ -170,7 +188,7 @@ def stub_function(fn: Function) -> StubFunction:
                 )
             )
             continue
-        index = memory_index[position]
+        index = memory_index.get(position, -1)
         if p.kind == "string":
             params.append(
                 StubParam(p.name, STRING_ANNOTATION, "string", "", p.ctype, 0, 0, slot, index, nbytes=f"_n{index}")
@@ -192,36 +210,40 @@ def stub_function(fn: Function) -> StubFunction:
                     nbytes=f"_n{index}",
                 )
             )
-        elif p.kind == "handle_out":
-            read = f"_wrap_handle({handle_alias(p.handle)}, _inst, {_unpacked(p, f'_at{index}')})"
-            zero = 'b"' + "\\x00" * 4 + '"'
-            params.append(
-                StubParam(p.name, "", p.kind, "", p.ctype, 0, 0, slot, index, 4, staged=zero, nbytes="4", read=read)
-            )
-            reads.append((f"{p.handle} | None", f"_o{index}"))
-        else:  # a value by pointer: in, inout, out
-            read = _unpacked(p, f"_at{index}") if p.kind in RETURNED_KINDS else ""
-            staged = _packed(p) if p.kind != "out" else 'b"' + "\\x00" * info.size + '"'
-            check = _check(p.ctype) if p.kind != "out" else ""
+        else:  # a value by pointer (in, inout, out, handle_out): in the block of values
+            address = f"_at{values_index} + {offsets[position]}" if offsets[position] else f"_at{values_index}"
+            read = ""
+            if p.kind in RETURNED_KINDS:
+                value = f"_v{values_index}[{len(reads)}]"
+                if p.kind == "handle_out":
+                    read, annotation = f"_wrap_handle({handle_alias(p.handle)}, _inst, {value})", f"{p.handle} | None"
+                else:
+                    read, annotation = (f"{enum_alias(p.enum)}({value})" if p.enum else value), p.enum or info.python
+                reads.append((annotation, f"_o{position}"))
+            argument = p.kind in ("in", "inout")
             params.append(
                 StubParam(
                     p.name,
-                    python if p.kind != "out" else "",
+                    python if argument else "",
                     p.kind,
-                    check,
+                    _check(p.ctype) if argument else "",
                     p.ctype,
                     info.lo,
                     info.hi,
                     slot,
-                    index,
                     itemsize=info.size,
-                    staged=staged,
-                    nbytes=str(info.size),
+                    address=address,
                     read=read,
+                    output=f"_o{position}" if read else "",
                 )
             )
-            if read:
-                reads.append((p.enum or info.python, f"_o{index}"))
+    values_struct = values_pack = ""
+    if offsets:
+        values_struct = f"_values_{fn.export}"
+        values_pack = ", ".join(
+            p.name if p.kind in ("in", "inout") else "0" for p in fn.params if p.kind in VALUE_KINDS
+        )
+        params.append(StubParam("", "", "values", "", "", 0, 0, "", values_index, nbytes=str(values_size)))
     results: list[tuple[str, str]] = []
     if fn.result != VOID:
         result_expr = "_b.u32[0] != 0" if fn.result == "bool" else _slot(fn.result, 0)
@@ -258,6 +280,10 @@ def stub_function(fn: Function) -> StubFunction:
         return_expr,
         closes,
         needs_instance,
+        values_struct,
+        values_format,
+        values_pack,
+        values_index if offsets else -1,
     )
 
 

@@ -210,8 +210,7 @@ def _render(module_name: str, functions: Sequence[Function], *, sources: Sequenc
             ("length_mismatch", any(p.others for f in prepared for p in f.params)),
             ("require", True),
             ("overflow", "int" in checks or any(p.length_hi is not None for f in prepared for p in f.params)),
-            ("pack", any(p.kind in ("in", "inout") for f in prepared for p in f.params)),
-            ("unpack", any(p.read for f in prepared for p in f.params)),
+            ("Values", any(f.values_struct for f in prepared)),
             ("check_handle", "handle" in kinds),
             ("wrap_handle", any(fn.result_handle for fn in functions) or "handle_out" in kinds),
         )

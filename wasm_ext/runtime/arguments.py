@@ -122,8 +122,5 @@ def in_string(value: Any, function: str, name: str) -> tuple[bytes, int]:
     return data, len(data)
 
 
-# values passed by pointer (in/out/inout parameters) by scalar kind, as wasm32 memory holds them
-_FORMATS = {"i8": "b", "u8": "B", "i16": "h", "u16": "H", "i32": "i", "u32": "I", "i64": "q", "u64": "Q"}
-_FORMATS.update({"f32": "f", "f64": "d", "bool": "?"})
-pack = {kind: struct.Struct("<" + code).pack for kind, code in _FORMATS.items()}
-unpack = {kind: struct.Struct("<" + code).unpack for kind, code in _FORMATS.items()}
+# the block of values a call passes by pointer (in/out/inout parameters), packed and unpacked at once
+Values = struct.Struct

@@ -11,14 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .arguments import (
+    Values,
     check_float,
     check_int,
     in_buffer,
     in_string,
     length_mismatch,
     overflow,
-    pack,
-    unpack,
 )
 from .buffer import WasmBuffer
 from .enums import CEnum
@@ -40,6 +39,7 @@ __all__ = [
     "KernelModule",
     "KernelTimeout",
     "KernelTrap",
+    "Values",
     "WasiGrants",
     "WasmBuffer",
     "check_float",
@@ -49,9 +49,7 @@ __all__ = [
     "in_string",
     "length_mismatch",
     "overflow",
-    "pack",
     "require",
-    "unpack",
     "wrap_handle",
 ]
 
