@@ -28,6 +28,9 @@ Parameter specs:
 ``string``
     a NUL-terminated ``const char *`` (the default for one with no length after it;
     declaring it silences the warning about a possible length).
+``"return": "string"`` (or ``"string, free=free"``)
+    the result, a ``char *``, is a NUL-terminated string copied to ``str`` (and then freed
+    with ``free()``); a ``const char *`` result is a static string without declaring it.
 ``out`` on a ``T **``
     where ``T`` is a handle type: the function stores a new handle there; it is returned.
 
@@ -58,6 +61,7 @@ class ParamSpec:
     direction: str  # "in", "out", "inout", or "string"
     length: str | None = None  # a buffer: the C parameter that holds its count
     count_bytes: bool = False  # that count is in bytes, not elements
+    free: str | None = None  # a returned string the caller frees: the function that frees it
 
     @property
     def is_buffer(self) -> bool:
@@ -73,6 +77,16 @@ class FunctionDecl:
 
     def spec(self, param: str) -> ParamSpec | None:
         return next((s for n, s in self.params if n == param), None)
+
+
+RETURN_SYNTAX = "'string' or 'string, free=free'"
+_RETURN = re.compile(r"^string(?:\s*,\s*free\s*=\s*([A-Za-z_][A-Za-z0-9_]*))?$")
+
+
+def parse_return(text: str) -> ParamSpec | None:
+    """What a ``"return"`` entry means: a C string result (static, or to be freed), or ``None``."""
+    match = _RETURN.match(text.strip())
+    return None if match is None else ParamSpec(text, "string", free=match.group(1))
 
 
 def parse_spec(text: str) -> ParamSpec | None:
@@ -108,6 +122,17 @@ def parse_functions(value: object, *, where: str) -> tuple[FunctionDecl, ...]:
             key = f"functions.{name}.{param}"
             if not isinstance(param, str) or not _IDENTIFIER.match(param):
                 raise ConfigError(f"{where}: {key}: not a C parameter name")
+            if param == "return":
+                spec = parse_return(text) if isinstance(text, str) else None
+                if spec is None:
+                    raise ConfigError(f"{where}: {key} = {text!r} is not a result spec; use {RETURN_SYNTAX}")
+                if spec.free not in (None, "free"):
+                    raise ConfigError(
+                        f"{where}: {key} = {text!r}: only the C library's free() can free a result for now "
+                        "(a library's own free function would need binding itself)"
+                    )
+                specs.append((param, spec))
+                continue
             spec = parse_spec(text) if isinstance(text, str) else None
             if spec is None:
                 why = (

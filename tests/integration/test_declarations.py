@@ -187,3 +187,38 @@ def test_enums_become_classes(enums: Any) -> None:
     assert beyond == 3 and isinstance(beyond, enums.Mode) and beyond.name is None
     with pytest.raises(OverflowError, match=r"next_mode\(\): mode=4294967296 is out of range for i32"):
         enums.next_mode(2**32, 0)
+
+
+STRINGS = r"""
+#include <stdlib.h>
+#include <string.h>
+#include <wasm_ext.h>
+
+static const char *const NAMES[] = {"ok", "bad input", "caf\xc3\xa9", "\xff raw"};
+
+/* the name of an error code, or NULL */
+WASM_EXPORT const char *error_name(int code) { return code >= 0 && code < 4 ? NAMES[code] : 0; }
+
+/* s repeated n times, in a block the caller frees */
+char *repeat(const char *s, int n) {
+    size_t len = strlen(s);
+    char *out = malloc(len * n + 1);
+    for (int i = 0; i < n; i++) memcpy(out + i * len, s, len);
+    out[len * n] = 0;
+    return out;
+}
+"""
+
+
+def test_returned_strings(builder: Builder) -> None:
+    lib = builder.build(
+        STRINGS,
+        exports=["error_name", "repeat"],
+        functions={"repeat": {"s": "string", "return": "string, free=free"}},  # n is a count, not s's length
+    ).import_stub()
+    assert [lib.error_name(i) for i in range(5)] == ["ok", "bad input", "café", "\udcff raw", None]
+    assert lib.error_name(3).encode("utf-8", "surrogateescape") == b"\xff raw"
+    assert lib.repeat("ab", 3) == "ababab"
+    big = lib.repeat("x" * 1000, 300)  # past the first reads: 300,000 bytes
+    assert big == "x" * 300_000
+    assert lib.repeat("", 5) == ""

@@ -419,3 +419,74 @@ def test_a_doc_comment_direction_that_cannot_hold_says_so() -> None:
         f"{MODULE}: function f() at k.c:7: @param[out] x (its doc comment): 'const int *' is const, so the "
         'function cannot write it: declare it "in"'
     )
+
+
+# --- returned strings ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("result", "specs", "kind"),
+    [
+        ("const char *", {}, "static"),
+        ("char *", {"return": "string"}, "static"),
+        ("char *", {"return": "string, free=free"}, "free"),
+    ],
+)
+def test_string_results(result: str, specs: dict[str, str], kind: str) -> None:
+    fn = _mapped(_raw(("x", "int"), result=result), **specs)
+    assert (fn.result, fn.result_string) == ("u32", kind)
+
+
+def test_string_result_declarations_are_checked() -> None:
+    with pytest.raises(
+        SignatureError,
+        match=r"functions.f.return = 'string' \(setup.py\): a string result must be a 'char \*', not 'int'",
+    ):
+        _mapped(_raw(("x", "int")), **{"return": "string"})
+    with pytest.raises(
+        ConfigError, match=r"functions.f.return = 'str' is not a result spec; use 'string' or 'string, free=free'"
+    ):
+        parse_functions({"f": {"return": "str"}}, where="k")
+    with pytest.raises(ConfigError, match=r"only the C library's free\(\) can free a result for now"):
+        parse_functions({"f": {"return": "string, free=lib_free"}}, where="k")
+    with pytest.raises(SignatureError, match="char \\*"):  # a char * result is not guessed to be a string
+        _mapped(_raw(("x", "int"), result="char *"))
+
+
+STRINGS = [
+    _mapped(_raw(("code", "int"), result="const char *")),
+    _mapped(_raw(("n", "int"), result="char *"), **{"return": "string, free=free"}),
+]
+STRINGS = [Function(**{**f.__dict__, "name": e, "export": e}) for f, e in zip(STRINGS, ["error_name", "make_text"])]
+
+
+class _Memory(FakeInstance):
+    """A fake instance with a flat memory, as read_string sees it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self.flat = bytearray(data)
+        self.freed: list[int] = []
+
+    def read_string(self, address: int, function: str) -> bytes:
+        return bytes(self.flat[address : self.flat.index(0, address)])
+
+    def free(self, address: int) -> None:
+        self.freed.append(address)
+
+
+def test_string_results_over_the_fake_engine(tmp_path: Path) -> None:
+    generated = write_stub(STRINGS, tmp_path)
+    try:
+        kernels = FakeKernels(generated, instance=_Memory(b"\0ok\0caf\xc3\xa9 \xff\0"))
+        kernels.program("error_name", result=1)
+        assert kernels["error_name"](3) == "ok"
+        kernels.program("error_name", result=0)
+        assert kernels["error_name"](3) is None  # NULL
+        kernels.program("make_text", result=4)
+        text = kernels["make_text"](1)
+        assert text == "café \udcff" and text.encode("utf-8", "surrogateescape") == b"caf\xc3\xa9 \xff"
+        assert kernels.instance.freed == [4]
+        assert "def error_name(code: int) -> str | None:" in generated.pyi
+    finally:
+        generated.forget()

@@ -253,6 +253,10 @@ def stub_function(fn: Function) -> StubFunction:
         if fn.result_handle:
             result_expr = f"_wrap_handle({handle_alias(fn.result_handle)}, _inst, {result_expr})"
             python = f"{fn.result_handle} | None"
+        if fn.result_string:
+            freed = ", True" if fn.result_string == "free" else ""
+            result_expr = f'_read_string(_inst, {result_expr}, "{fn.export}"{freed})'
+            python = "str | None"
         results.append((python, result_expr))
     else:
         result_expr = None
@@ -269,7 +273,7 @@ def stub_function(fn: Function) -> StubFunction:
         result, return_expr, result_expr = "None", None, None
     arguments = [q.annotation for q in params if q.is_argument]
     callable_type = f"Callable[[{', '.join(arguments)}], {result}]"
-    needs_instance = fn.uses_memory or fn.uses_handles
+    needs_instance = fn.reads_memory
     return StubFunction(
         fn.export,
         tuple(params),

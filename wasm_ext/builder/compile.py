@@ -58,7 +58,7 @@ def compile_module(plan: BuildPlan, functions: Sequence[Function], user_defined:
     *user_defined*: the C functions the sources define themselves (their own ``memchr``
     replaces the helper's).
     """
-    needs_allocator = any(f.uses_memory for f in functions)
+    needs_allocator = any(f.uses_memory or f.result_string == "free" for f in functions)
     exports = [f.name for f in functions] + (list(RUNTIME_EXPORTS) if needs_allocator else [])
     plan.temp_dir.mkdir(parents=True, exist_ok=True)
     output = plan.temp_dir / f"{plan.files.stem}.linked.wasm"

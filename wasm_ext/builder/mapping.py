@@ -154,7 +154,19 @@ def map_function(
     used_handles: dict[str, HandleType] = {}
     result_handle = ""
     result: str | None
-    if result_ptr == 1 and result_base in handles:
+    result_string = ""
+    returns = declared.spec("return") if declared is not None else None
+    char_pointer = result_ptr == 1 and result_base.split()[-1:] == ["char"]
+    if returns is not None:
+        if not char_pointer:
+            raise SignatureError(
+                f"{where}: functions.{raw.name}.return = {returns.text!r} ({origin or 'declared'}): a string "
+                f"result must be a 'char *', not {raw.result!r}"
+            )
+        result, result_string = "u32", "free" if returns.free else "static"
+    elif char_pointer and _canonical(raw.result, typedefs)[2]:  # const char *: a static string
+        result, result_string = "u32", "static"
+    elif result_ptr == 1 and result_base in handles:
         result, result_handle = "u32", handles[result_base].name
         used_handles[result_handle] = handles[result_base]
     else:
@@ -184,6 +196,8 @@ def map_function(
 
     specs: dict[int, ParamSpec] = {}
     for pname, declared_spec in declared.params if declared is not None else ():
+        if pname == "return":
+            continue
         if pname not in names:
             raise key_error(pname, f"{raw.name}() has no parameter {pname} (it has: {', '.join(names) or 'none'})")
         specs[names.index(pname)] = declared_spec
@@ -322,6 +336,7 @@ def map_function(
         enums=tuple(used_enums.values()),
         result_handle=result_handle,
         handles=tuple(used_handles.values()),
+        result_string=result_string,
     )
 
 

@@ -118,6 +118,7 @@ class Function:
     result_enum: str = ""  # a result of an enum type: its class
     enums: tuple[EnumType, ...] = ()  # the enums its parameters and result use
     result_handle: str = ""  # a result that is a handle: its class
+    result_string: str = ""  # a result that is a C string: "static", or "free" (the caller frees it)
     handles: tuple[HandleType, ...] = ()  # the handle types its parameters and result use
 
     @property
@@ -150,6 +151,11 @@ class Function:
     @property
     def uses_handles(self) -> bool:
         return bool(self.result_handle) or any(p.handle for p in self.params)
+
+    @property
+    def reads_memory(self) -> bool:
+        """Whether the stub reads linear memory or handles after the call (so it needs the instance)."""
+        return self.uses_memory or self.uses_handles or bool(self.result_string)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

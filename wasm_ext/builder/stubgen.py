@@ -211,6 +211,7 @@ def _render(module_name: str, functions: Sequence[Function], *, sources: Sequenc
             ("require", True),
             ("overflow", "int" in checks or any(p.length_hi is not None for f in prepared for p in f.params)),
             ("Values", any(f.values_struct for f in prepared)),
+            ("read_string", any(fn.result_string for fn in functions)),
             ("check_handle", "handle" in kinds),
             ("wrap_handle", any(fn.result_handle for fn in functions) or "handle_out" in kinds),
         )

@@ -122,5 +122,17 @@ def in_string(value: Any, function: str, name: str) -> tuple[bytes, int]:
     return data, len(data)
 
 
+def read_string(instance: Any, address: int, function: str, free: bool = False) -> str | None:
+    """The NUL-terminated string a kernel returned (``None`` for NULL), UTF-8 with ``surrogateescape``
+    (no byte is lost: ``s.encode("utf-8", "surrogateescape")`` gives them back); *free*: then ``free()`` it."""
+    if not address:
+        return None
+    try:
+        return instance.read_string(address, function).decode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
+    finally:
+        if free:
+            instance.free(address)
+
+
 # the block of values a call passes by pointer (in/out/inout parameters), packed and unpacked at once
 Values = struct.Struct

@@ -161,6 +161,22 @@ class Instance:
     def read(self, address: int, nbytes: int) -> bytes:
         return self.native.read(address, nbytes)
 
+    def read_string(self, address: int, function: str) -> bytes:
+        """The bytes from *address* to the first NUL (a trap-like error if memory ends first)."""
+        data = b""
+        chunk = 256
+        while True:
+            size = self.native.memory_size(address + 1)
+            if address >= size:
+                raise KernelTrap(function, "memory_out_of_bounds", "the returned string runs past the end of memory")
+            piece = self.native.read(address, min(chunk, size - address))
+            end = piece.find(b"\0")
+            if end >= 0:
+                return data + piece[:end]
+            data += piece
+            address += len(piece)
+            chunk = min(chunk * 4, 1 << 20)
+
     def write(self, address: int, data: Any, function: str) -> None:
         """Copy bytes-like *data* to *address* (range-checked)."""
         source = memoryview(data).cast("B")

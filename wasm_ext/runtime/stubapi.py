@@ -18,6 +18,7 @@ from .arguments import (
     in_string,
     length_mismatch,
     overflow,
+    read_string,
 )
 from .buffer import WasmBuffer
 from .enums import CEnum
@@ -49,6 +50,7 @@ __all__ = [
     "in_string",
     "length_mismatch",
     "overflow",
+    "read_string",
     "require",
     "wrap_handle",
 ]
