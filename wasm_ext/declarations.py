@@ -62,6 +62,8 @@ class ParamSpec:
     length: str | None = None  # a buffer: the C parameter that holds its count
     count_bytes: bool = False  # that count is in bytes, not elements
     free: str | None = None  # a returned string the caller frees: the function that frees it
+    error: str | None = None  # an error convention of the result: "< 0", "!= 0", "== 0", or a predicate function
+    message: str | None = None  # the function that gives an error code's message
 
     @property
     def is_buffer(self) -> bool:
@@ -79,14 +81,29 @@ class FunctionDecl:
         return next((s for n, s in self.params if n == param), None)
 
 
-RETURN_SYNTAX = "'string' or 'string, free=free'"
+RETURN_SYNTAX = (
+    "'string', 'string, free=free', or 'error if < 0' ('!= 0', '== 0', 'NULL', 'false', or a function such as "
+    "'error if is_error'), optionally followed by ', message=error_name'"
+)
+_ERROR = re.compile(
+    r"^error\s+if\s+(<\s*0|!=\s*0|==\s*0|NULL|false|[A-Za-z_][A-Za-z0-9_]*)"
+    r"(?:\s*,\s*message\s*=\s*([A-Za-z_][A-Za-z0-9_]*))?$"
+)
 _RETURN = re.compile(r"^string(?:\s*,\s*free\s*=\s*([A-Za-z_][A-Za-z0-9_]*))?$")
 
 
 def parse_return(text: str) -> ParamSpec | None:
     """What a ``"return"`` entry means: a C string result (static, or to be freed), or ``None``."""
     match = _RETURN.match(text.strip())
-    return None if match is None else ParamSpec(text, "string", free=match.group(1))
+    if match is not None:
+        return ParamSpec(text, "string", free=match.group(1))
+    match = _ERROR.match(text.strip())
+    if match is None:
+        return None
+    test = " ".join(
+        match.group(1).replace(" ", "").replace("<0", "< 0").replace("!=0", "!= 0").replace("==0", "== 0").split()
+    )
+    return ParamSpec(text, "error", error={"NULL": "== 0", "false": "== 0"}.get(test, test), message=match.group(2))
 
 
 def parse_spec(text: str) -> ParamSpec | None:

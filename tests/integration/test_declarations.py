@@ -222,3 +222,81 @@ def test_returned_strings(builder: Builder) -> None:
     big = lib.repeat("x" * 1000, 300)  # past the first reads: 300,000 bytes
     assert big == "x" * 300_000
     assert lib.repeat("", 5) == ""
+
+
+ERRORS = r"""
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+typedef struct codec codec;
+struct codec { int level; };
+
+/* negative: an error; else the number of bytes */
+int parse_count(const uint8_t *data, size_t n) { return n > 3 ? -(int)n : (int)n; }
+/* 0 on success */
+int set_level(codec *c, int level) { if (level < 0 || level > 9) return 2; c->level = level; return 0; }
+int get_level(const codec *c) { return c->level; }
+/* NULL when level is out of range */
+codec *codec_new(int level) { if (level < 0) return NULL; codec *c = malloc(sizeof *c); c->level = level; return c; }
+void codec_free(codec *c) { free(c); }
+/* zstd's convention: huge values are errors */
+size_t compress_bound(size_t n) { return n > 100 ? (size_t)-1 : 2 * n; }
+unsigned is_error(size_t code) { return code > (size_t)-10; }
+const char *error_name(int code) { return code == 2 ? "level out of range" : code < 0 ? "too long" : "error"; }
+"""
+ERROR_DECLARATIONS = {
+    "parse_count": {"data": "in[n]", "return": "error if < 0, message=error_name"},
+    "set_level": {"return": "error if != 0, message=error_name"},
+    "codec_new": {"return": "error if NULL"},
+    "compress_bound": {"return": "error if is_error"},
+}
+
+
+def test_error_conventions(builder: Builder) -> None:
+    lib = builder.build(
+        ERRORS,
+        exports=[
+            "parse_count",
+            "set_level",
+            "get_level",
+            "codec_new",
+            "codec_free",
+            "compress_bound",
+            "is_error",
+            "error_name",
+        ],
+        functions=ERROR_DECLARATIONS,
+        handles={"codec": {"destroy": "codec_free"}},
+    ).import_stub()
+    assert lib.parse_count(b"abc") == 3
+    with pytest.raises(lib.Error) as caught:
+        lib.parse_count(b"abcdef")
+    assert (caught.value.function, caught.value.code, caught.value.detail) == ("parse_count", -6, "too long")
+    assert isinstance(caught.value, lib.KernelError)
+    with lib.codec_new(3) as c:
+        assert lib.set_level(c, 7) is None and lib.get_level(c) == 7
+        with pytest.raises(lib.Error, match=r"^set_level\(\) failed: level out of range \(returned 2\)$"):
+            lib.set_level(c, 12)
+    with pytest.raises(lib.Error, match=r"^codec_new\(\) failed: error \(returned 0\)$"):
+        lib.codec_new(-1)
+    assert lib.compress_bound(10) == 20
+    with pytest.raises(lib.Error, match=rf"^compress_bound\(\) failed: error \(returned {2**32 - 1}\)$"):
+        lib.compress_bound(1000)
+    built = builder.build(
+        ERRORS,
+        exports=[
+            "parse_count",
+            "set_level",
+            "get_level",
+            "codec_new",
+            "codec_free",
+            "compress_bound",
+            "is_error",
+            "error_name",
+        ],
+        functions=ERROR_DECLARATIONS,
+        handles={"codec": {"destroy": "codec_free"}},
+    )
+    pyi = (built.package_dir / "kernels.pyi").read_text()
+    assert "def codec_new(level: int) -> codec:" in pyi and "def set_level(c: codec, level: int) -> None:" in pyi

@@ -8,6 +8,7 @@ the generated code over the fake engine: values staged, read back and returned.
 
 from __future__ import annotations
 
+import pickle
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -444,7 +445,8 @@ def test_string_result_declarations_are_checked() -> None:
     ):
         _mapped(_raw(("x", "int")), **{"return": "string"})
     with pytest.raises(
-        ConfigError, match=r"functions.f.return = 'str' is not a result spec; use 'string' or 'string, free=free'"
+        ConfigError,
+        match=r"functions.f.return = 'str' is not a result spec; use 'string', 'string, free=free', or 'error if < 0'",
     ):
         parse_functions({"f": {"return": "str"}}, where="k")
     with pytest.raises(ConfigError, match=r"only the C library's free\(\) can free a result for now"):
@@ -488,5 +490,122 @@ def test_string_results_over_the_fake_engine(tmp_path: Path) -> None:
         assert text == "café \udcff" and text.encode("utf-8", "surrogateescape") == b"caf\xc3\xa9 \xff"
         assert kernels.instance.freed == [4]
         assert "def error_name(code: int) -> str | None:" in generated.pyi
+    finally:
+        generated.forget()
+
+
+# --- error conventions ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "message"),
+    [
+        ("error if < 0", "< 0", None),
+        ("error if != 0, message=err_name", "!= 0", "err_name"),
+        ("error if ==0", "== 0", None),
+        ("error if NULL", "== 0", None),
+        ("error if false", "== 0", None),
+        ("error if is_error , message = err_name", "is_error", "err_name"),
+    ],
+)
+def test_error_conventions_parse(text: str, error: str, message: str | None) -> None:
+    (decl,) = parse_functions({"f": {"return": text}}, where="t")
+    spec = decl.spec("return")
+    assert spec is not None and (spec.direction, spec.error, spec.message) == ("error", error, message)
+
+
+@pytest.mark.parametrize(
+    ("result", "text", "why"),
+    [
+        ("void", "error if != 0", "the function returns nothing"),
+        ("unsigned int", "error if < 0", "'< 0' needs a signed integer result, not 'unsigned int'"),
+        ("const char *", "error if < 0", "a pointer result ('const char *') can only be 'error if NULL'"),
+        ("double", "error if != 0", "a 'double' result cannot be an error code"),
+    ],
+)
+def test_impossible_error_conventions(result: str, text: str, why: str) -> None:
+    message = _refused(_raw(("x", "int"), result=result), **{"return": text})
+    assert message.endswith(f"functions.f.return = {text!r} (setup.py): {why}")
+
+
+def _info(*raws: RawFunction) -> SourceInfo:
+    info = SourceInfo()
+    for raw in raws:
+        info.functions[raw.name] = raw
+    return info
+
+
+def test_error_helpers_must_be_exported_and_fit() -> None:
+    f = _raw(("x", "int"))
+    name = RawFunction("err_name", [RawParam("code", "int")], "const char *", False, "k.c:2")
+    bad_name = RawFunction("bad_name", [RawParam("code", "int")], "int", False, "k.c:3")
+    decls = parse_functions({"f": {"return": "error if < 0, message=err_name"}}, where="t")
+    with pytest.raises(
+        SignatureError, match=r"functions.f.return \(o\): err_name\(\) is not exported; add it to `exports`"
+    ):
+        map_functions(_info(f, name), ["f"], module=MODULE, declared=decls, origin="o")
+    assert [
+        fn.error_message for fn in map_functions(_info(f, name), ["f", "err_name"], module=MODULE, declared=decls)
+    ] == ["err_name", ""]
+    decls = parse_functions({"f": {"return": "error if < 0, message=bad_name"}}, where="t")
+    with pytest.raises(
+        SignatureError, match=r"bad_name\(\) cannot be its error message: it must take one integer and return a string"
+    ):
+        map_functions(_info(f, bad_name), ["f", "bad_name"], module=MODULE, declared=decls)
+
+
+ERRORS = [
+    Function(
+        "decode",
+        (Param("x", "scalar", "i32", "int"),),
+        "i32",
+        "int",
+        "",
+        "k.c:1",
+        "decode",
+        error="< 0",
+        error_message="err_name",
+    ),
+    Function("reset", (Param("x", "scalar", "i32", "int"),), "i32", "int", "", "k.c:2", "reset", error="!= 0"),
+    Function(
+        "err_name",
+        (Param("code", "scalar", "i32", "int"),),
+        "u32",
+        "const char *",
+        "",
+        "k.c:3",
+        "err_name",
+        result_string="static",
+    ),
+]
+
+
+def test_errors_over_the_fake_engine(tmp_path: Path) -> None:
+    generated = write_stub(ERRORS, tmp_path)
+    try:
+        module = generated.import_module()
+        kernels = FakeKernels(generated, instance=_Memory(b"\0bad input\0"))
+        kernels.program("decode", result=5)
+        assert kernels["decode"](1) == 5  # not an error: the result is kept
+        kernels.program("decode", result=-2)
+        kernels.program("err_name", result=1)
+        with pytest.raises(module.Error) as caught:
+            kernels["decode"](1)
+        error = caught.value
+        assert isinstance(error, module.KernelError) and (error.function, error.code, error.detail) == (
+            "decode",
+            -2,
+            "bad input",
+        )
+        assert str(error) == "decode() failed: bad input (returned -2)"
+        assert pickle.loads(pickle.dumps(error)).detail == "bad input"
+        assert [c.export for c in kernels.calls] == ["decode", "decode", "err_name"]
+        kernels.program("reset", result=0)
+        assert kernels["reset"](1) is None  # a status code drops out
+        kernels.program("reset", result=3)
+        with pytest.raises(module.Error, match=r"^reset\(\) failed: error \(returned 3\)$"):
+            kernels["reset"](1)
+        assert "def reset(x: int) -> None:" in generated.pyi and "class Error(_LibraryError):" in generated.pyi
+        assert "Error" in module.__all__
     finally:
         generated.forget()

@@ -468,3 +468,13 @@ def test_layout_adds_the_final_newline() -> None:
 def test_layout_leaves_docstrings_alone() -> None:
     source = 'def f():\n    """One.\n\n\n    Two.\n    """\n'
     assert layout(source) == source
+
+
+def test_non_ascii_names_are_cut_at_characters_not_bytes() -> None:
+    """ast counts columns in UTF-8 bytes: before, a line with a name like 'x\u0301' was cut mid-token."""
+    name = "x\u0301" + "é" * 40
+    line = f'        {name} = _check_int({name}, "{name}", "p")'
+    laid = fit(line)
+    assert laid != line
+    compile(laid.strip() if "\n" not in laid else "if 1:\n" + laid, "<fit>", "exec")
+    assert laid.count(name) == 3

@@ -74,6 +74,10 @@ class StubFunction:
     values_format: str = ""
     values_pack: str = ""  # the arguments of its pack()
     values_index: int = -1  # the block's number among the memory arguments
+    c_name: str = ""  # the C function (errors name it)
+    error_value: str = ""  # an error convention: the raw result it tests
+    error_test: str = ""  # the condition (on _c) that the call failed
+    error_message: str = ""  # the expression of the library's message for _c ("" for none)
 
     @property
     def arguments(self) -> tuple[StubParam, ...]:
@@ -129,6 +133,11 @@ def _values_layout(fn: Function) -> tuple[str, dict[int, int], int]:
     return fmt, offsets, offset
 
 
+def kernel_alias(export: str) -> str:
+    """The name other kernels call the kernel *export* by (an error convention's predicate or message)."""
+    return f"_k_{export}"
+
+
 def handle_alias(name: str) -> str:
     """The stub's private name for the handle class *name* (see :func:`enum_alias`)."""
     return f"_handle_{name}"
@@ -144,8 +153,9 @@ def _count(p: Param, index: int) -> str:
     return f"_n{index}" if size == 1 or p.count_bytes else f"_n{index} // {size}"
 
 
-def stub_function(fn: Function) -> StubFunction:
-    """*fn* prepared for the templates."""
+def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFunction:
+    """*fn* prepared for the templates; *exports*: the export names of the module's C functions
+    (an error convention calls other kernels by them)."""
     memory_index = {
         i: n for n, i in enumerate(i for i, p in enumerate(fn.params) if p.by_pointer and p.kind not in VALUE_KINDS)
     }
@@ -245,18 +255,27 @@ def stub_function(fn: Function) -> StubFunction:
         )
         params.append(StubParam("", "", "values", "", "", 0, 0, "", values_index, nbytes=str(values_size)))
     results: list[tuple[str, str]] = []
-    if fn.result != VOID:
+    error_value = error_test = error_message = ""
+    if fn.error:
+        error_value = _slot("u32" if fn.result == "bool" else fn.result, 0)
+        named = (exports or {}).get(fn.error, fn.error)
+        error_test = {"< 0": "_c < 0", "!= 0": "_c", "== 0": "not _c"}.get(fn.error, f"{kernel_alias(named)}(_c)")
+        if fn.error_message:
+            error_message = f"{kernel_alias((exports or {}).get(fn.error_message, fn.error_message))}(_c)"
+    drops_result = fn.error in ("!= 0", "== 0") and not (fn.result_handle or fn.result_string)
+    if fn.result != VOID and not drops_result:
         result_expr = "_b.u32[0] != 0" if fn.result == "bool" else _slot(fn.result, 0)
         if fn.result_enum:
             result_expr = f"{enum_alias(fn.result_enum)}({result_expr})"
         python = fn.result_enum or SCALARS[fn.result].python
+        nullable = "" if fn.error == "== 0" else " | None"  # NULL raises instead
         if fn.result_handle:
             result_expr = f"_wrap_handle({handle_alias(fn.result_handle)}, _inst, {result_expr})"
-            python = f"{fn.result_handle} | None"
+            python = f"{fn.result_handle}{nullable}"
         if fn.result_string:
             freed = ", True" if fn.result_string == "free" else ""
             result_expr = f'_read_string(_inst, {result_expr}, "{fn.export}"{freed})'
-            python = "str | None"
+            python = f"str{nullable}"
         results.append((python, result_expr))
     else:
         result_expr = None
@@ -288,6 +307,10 @@ def stub_function(fn: Function) -> StubFunction:
         values_format,
         values_pack,
         values_index if offsets else -1,
+        fn.name,
+        error_value,
+        error_test,
+        error_message or "None",
     )
 
 

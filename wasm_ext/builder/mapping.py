@@ -156,6 +156,9 @@ def map_function(
     result: str | None
     result_string = ""
     returns = declared.spec("return") if declared is not None else None
+    error = returns if returns is not None and returns.direction == "error" else None
+    if error is not None:
+        returns = None
     char_pointer = result_ptr == 1 and result_base.split()[-1:] == ["char"]
     if returns is not None:
         if not char_pointer:
@@ -324,6 +327,22 @@ def map_function(
             f"{where}: parameter {p.name or i!s} has type {p.spelling!r}, which has no Python "
             f"mapping; {_UNMAPPABLE_HINT}"
         )
+    if error is not None:
+        pointer = bool(result_handle or result_string)
+        signed = result in SCALARS and SCALARS[result].signed and SCALARS[result].python == "int" and not pointer
+        why = ""
+        if result == VOID:
+            why = "the function returns nothing"
+        elif pointer and error.error != "== 0":
+            why = f"a pointer result ({raw.result!r}) can only be 'error if NULL'"
+        elif error.error == "< 0" and not signed:
+            why = f"'< 0' needs a signed integer result, not {raw.result!r}"
+        elif result in ("f32", "f64"):
+            why = f"a {raw.result!r} result cannot be an error code"
+        if why:
+            raise SignatureError(
+                f"{where}: functions.{raw.name}.return = {error.text!r} ({origin or 'declared'}): {why}"
+            )
     result_enum = enum_of(result_base) if result_ptr == 0 else ""
     return Function(
         raw.name,
@@ -337,6 +356,8 @@ def map_function(
         result_handle=result_handle,
         handles=tuple(used_handles.values()),
         result_string=result_string,
+        error="" if error is None else error.error or "",
+        error_message="" if error is None else error.message or "",
     )
 
 
@@ -402,6 +423,25 @@ def _check_destroy(fn: Function, handle: HandleType, origin: str) -> str | None:
     return None
 
 
+def _helper_problems(fn: Function, names: Sequence[str], origin: str, module: str) -> list[str]:
+    """The error-convention functions *fn* names that are not exported (they are called from the stub)."""
+    helpers = [h for h in (fn.error if fn.error[:1].isalpha() else "", fn.error_message) if h]
+    return [
+        f"{module}: functions.{fn.name}.return ({origin or 'declared'}): {h}() is not exported; add it to `exports`"
+        for h in helpers
+        if h not in names
+    ]
+
+
+def _fits(fn: Function, role: str) -> bool:
+    """Whether *fn* can be called with an error code as an error predicate or message function."""
+    arguments = fn.arguments
+    one_integer = len(arguments) == 1 and arguments[0].kind == "scalar" and arguments[0].ctype not in ("f32", "f64")
+    if role == "message":
+        return one_integer and bool(fn.result_string)
+    return one_integer and fn.result not in (VOID, "f32", "f64") and not fn.result_string and not fn.result_handle
+
+
 def map_functions(
     info: SourceInfo,
     names: Iterable[str],
@@ -451,10 +491,21 @@ def map_functions(
             problems.append(str(exc))
             continue
         functions.append(fn)
+        problems += _helper_problems(fn, names, origin, module)
         for handle in types.values():
             problem = _check_destroy(fn, handle, origin) if handle.destroy == name else None
             if problem is not None:
                 problems.append(f"{module}: function {name}() at {fn.location}: {problem}")
+    by_c_name = {f.name: f for f in functions}
+    for fn in functions:
+        for role, helper in (("predicate", fn.error if fn.error[:1].isalpha() else ""), ("message", fn.error_message)):
+            other = by_c_name.get(helper)
+            if other is not None and not _fits(other, role):
+                problems.append(
+                    f"{module}: functions.{fn.name}.return ({origin or 'declared'}): {helper}() cannot be its error "
+                    f"{role}: it must take one integer"
+                    + (" and return a string" if role == "message" else " and return an integer or bool")
+                )
     if len(problems) == 1:
         raise SignatureError(problems[0])
     if problems:

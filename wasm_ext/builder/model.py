@@ -54,7 +54,7 @@ VOID = "void"
 # address) and "handle_out" (hidden: a T ** the function stores a new handle in; returned).
 ARGUMENT_KINDS = ("scalar", "buffer", "string", "in", "inout", "handle")
 RETURNED_KINDS = ("out", "inout", "handle_out")
-MODEL_FORMAT = 4  # of Function.to_json: part of the compile cache key
+MODEL_FORMAT = 5  # of Function.to_json: part of the compile cache key
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,8 @@ class Function:
     enums: tuple[EnumType, ...] = ()  # the enums its parameters and result use
     result_handle: str = ""  # a result that is a handle: its class
     result_string: str = ""  # a result that is a C string: "static", or "free" (the caller frees it)
+    error: str = ""  # its result's error convention: "< 0", "!= 0", "== 0", or a predicate's C name
+    error_message: str = ""  # the C function that gives an error's message ("" for none)
     handles: tuple[HandleType, ...] = ()  # the handle types its parameters and result use
 
     @property

@@ -159,7 +159,10 @@ def fit(line: str) -> str:
 
 
 def _offset(text: str, lineno: int, col: int) -> int:
-    return sum(len(part) + 1 for part in text.split("\n")[: lineno - 1]) + col
+    """The index in *text* of ast's (line, column): ast counts columns in UTF-8 bytes."""
+    lines = text.split("\n")
+    column = len(lines[lineno - 1].encode("utf-8")[:col].decode("utf-8", "replace"))
+    return sum(len(part) + 1 for part in lines[: lineno - 1]) + column
 
 
 def _start(node: ast.AST, text: str) -> int:

@@ -174,6 +174,7 @@ def reserved_names() -> frozenset[str]:
             "",
             "probe",
         ),
+        Function("k_fails", (Param("p_code", "scalar", "i32", "int"),), "i32", "int", "", "probe", error="< 0"),
     ]
     probe = [replace(fn, export=fn.name) for fn in probe]
     kernels = {fn.name for fn in probe}
@@ -194,7 +195,9 @@ def reserved_names() -> frozenset[str]:
 
 
 def _render(module_name: str, functions: Sequence[Function], *, sources: Sequence[str], wasi: bool) -> tuple[str, str]:
-    prepared = [codegen.stub_function(fn) for fn in functions]
+    exports = {fn.name: fn.export for fn in functions}
+    prepared = [codegen.stub_function(fn, exports) for fn in functions]
+    called = sorted({exports[h] for fn in functions for h in (fn.error, fn.error_message) if h in exports})
     enums = codegen.stub_enums(functions)
     handles = codegen.stub_handles(functions)
     with_alloc = any(fn.uses_memory for fn in functions)
@@ -229,12 +232,15 @@ def _render(module_name: str, functions: Sequence[Function], *, sources: Sequenc
                 *(f.export for f in prepared),
                 *(e.name for e in enums),
                 *(h.name for h in handles),
+                *(["Error"] * any(fn.error for fn in functions)),
                 *RUNTIME_NAMES,
                 *(["alloc"] * with_alloc),
             ]
         ),
         "enums": enums,
         "handles": handles,
+        "called": [(codegen.kernel_alias(name), name) for name in called],
+        "with_errors": any(fn.error for fn in functions),
         "functions": prepared,
         "helpers": helpers,
         "with_alloc": with_alloc,

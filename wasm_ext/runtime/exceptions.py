@@ -12,6 +12,23 @@ class KernelError(RuntimeError):
     """The wasm module could not be loaded or instantiated."""
 
 
+class LibraryError(KernelError):
+    """A C function reported an error by its declared convention (its result said so).
+
+    Each stub subclasses it as its own ``Error``; ``function`` is the C function,
+    ``code`` the value it returned, ``detail`` the library's message for it (or ``None``).
+    """
+
+    def __init__(self, function: str, code: int, detail: str | None = None) -> None:
+        self.function = function
+        self.code = code
+        self.detail = detail
+        super().__init__(f"{function}() failed: {detail or 'error'} (returned {code})")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return type(self), (self.function, self.code, self.detail), self.__dict__
+
+
 class KernelTrap(RuntimeError):
     """A kernel trapped (unreachable, out-of-bounds access, division by zero, ...).
 

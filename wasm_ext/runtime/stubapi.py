@@ -22,7 +22,7 @@ from .arguments import (
 )
 from .buffer import WasmBuffer
 from .enums import CEnum
-from .exceptions import KernelError, KernelTimeout, KernelTrap
+from .exceptions import KernelError, KernelTimeout, KernelTrap, LibraryError
 from .handles import Handle, check_handle, wrap_handle
 from .loader import KernelModule
 from .sandbox import WasiGrants
@@ -40,6 +40,7 @@ __all__ = [
     "KernelModule",
     "KernelTimeout",
     "KernelTrap",
+    "LibraryError",
     "Values",
     "WasiGrants",
     "WasmBuffer",
