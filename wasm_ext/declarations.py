@@ -25,6 +25,12 @@ Parameter specs:
     a buffer whose element count is the integer parameter ``LEN`` (filled in, so it
     leaves the Python signature); ``in[LEN bytes]`` when ``LEN`` counts bytes.
     ``inout`` buffers are copied back out. Several buffers may share one ``LEN``.
+``out[N = EXPR]``, ``out[*N = EXPR]``, ``out[N]``, ``out[*N]``, ``out[EXPR]``, each optionally ``-> return``
+    a buffer the library fills: the stub allocates its capacity (``EXPR``, over the other
+    parameters, integers and bound functions such as ``lib_bound(n)``; or the argument
+    ``N`` when no ``= EXPR`` is given), passes it in ``N`` (or ``*N``), and returns the
+    ``bytes`` produced: as long as ``*N`` after the call, as the result (``-> return``), or
+    the whole capacity.
 ``string``
     a NUL-terminated ``const char *`` (the default for one with no length after it;
     declaring it silences the warning about a possible length).
@@ -41,6 +47,7 @@ function that frees one: ``handles = {"lib_state": {"destroy": "lib_free"}}``.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,7 +55,10 @@ from dataclasses import dataclass
 from .errors import ConfigError
 
 DIRECTIONS = ("in", "out", "inout")
-SYNTAX = "'in', 'out', 'inout', 'in[LEN]', 'inout[LEN]', 'in[LEN bytes]', 'inout[LEN bytes]' or 'string'"
+SYNTAX = (
+    "'in', 'out', 'inout', 'in[LEN]', 'inout[LEN]', 'in[LEN bytes]', 'inout[LEN bytes]', 'string', or an output "
+    "buffer 'out[CAPACITY]' (see the README)"
+)
 _SPEC = re.compile(r"^(in|out|inout)(?:\[\s*([A-Za-z_][A-Za-z0-9_]*)(\s+bytes)?\s*\])?$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -64,6 +74,16 @@ class ParamSpec:
     free: str | None = None  # a returned string the caller frees: the function that frees it
     error: str | None = None  # an error convention of the result: "< 0", "!= 0", "== 0", or a predicate function
     message: str | None = None  # the function that gives an error code's message
+    # an output buffer the library fills ("out[...]"): what carries its capacity to C, and where its
+    # produced length comes from ("capacity": all of it, "return": the result, "pointer": *capacity_param)
+    capacity_param: str | None = None
+    capacity_pointer: bool = False
+    capacity: str | None = None  # the capacity as an expression (over parameters, constants, bound functions)
+    produced: str = "capacity"
+
+    @property
+    def is_output(self) -> bool:
+        return self.direction == "out" and (self.capacity is not None or self.capacity_param is not None)
 
     @property
     def is_buffer(self) -> bool:
@@ -116,8 +136,62 @@ def parse_spec(text: str) -> ParamSpec | None:
         return None
     direction, length, in_bytes = match.groups()
     if direction == "out" and length is not None:
-        return None  # output buffers the library fills need a capacity: not declarable yet
+        return None  # an output buffer: parse_output
     return ParamSpec(text, direction, length, bool(in_bytes))
+
+
+_OUTPUT = re.compile(r"^out\[(.+)\]\s*(->\s*return)?$")
+_CARRIER = re.compile(r"^(\*?)\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:=(?!=)\s*(.+))?$")
+_EXPRESSION_NODES = (ast.Expression, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Name, ast.Load, ast.Call)
+
+
+def parse_output(text: str) -> ParamSpec | None:
+    """An output buffer spec (``out[N = EXPR] -> return`` and its forms, see the module docstring), or ``None``."""
+    match = _OUTPUT.match(text.strip())
+    if match is None:
+        return None
+    inside, returned = match.group(1).strip(), bool(match.group(2))
+    carrier = _CARRIER.match(inside)
+    pointer, name, expression = (carrier.group(1) == "*", carrier.group(2), carrier.group(3)) if carrier else (False, None, inside)
+    if expression is not None and expression_problem(expression) is not None:
+        return None
+    if pointer and returned:
+        return None  # the produced length comes from one place
+    produced = "return" if returned else "pointer" if pointer else "capacity"
+    return ParamSpec(text, "out", None, False, capacity_param=name, capacity_pointer=pointer, capacity=expression, produced=produced)
+
+
+def _output_problem(text: str) -> str:
+    """Why *text*, which starts like an output buffer, is not one."""
+    shapes = "an output buffer is out[N], out[*N], out[N = EXPR], out[*N = EXPR] or out[EXPR], then optionally -> return"
+    match = _OUTPUT.match(text.strip())
+    if match is None:
+        return shapes
+    carrier = _CARRIER.match(match.group(1).strip())
+    expression = carrier.group(3) if carrier else match.group(1)
+    problem = expression_problem(expression) if expression is not None else None
+    if problem is not None:
+        return problem
+    if carrier and carrier.group(1) and match.group(2):
+        return f"the produced length is what *{carrier.group(2)} holds after the call: drop '-> return'"
+    return shapes
+
+
+def expression_problem(expression: str) -> str | None:
+    """Why *expression* cannot be a capacity (integers, names, + - * //, calls), or ``None``."""
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        return "not an expression"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant):
+            if type(node.value) is not int:
+                return f"{node.value!r} is not an integer"
+        elif not isinstance(node, _EXPRESSION_NODES):
+            return f"{type(node).__name__} is not allowed (integers, parameter names, + - * //, calls)"
+        elif isinstance(node, ast.Call) and (not isinstance(node.func, ast.Name) or node.keywords):
+            return "calls must be to a bound function by name, with positional arguments"
+    return None
 
 
 def parse_functions(value: object, *, where: str) -> tuple[FunctionDecl, ...]:
@@ -150,14 +224,13 @@ def parse_functions(value: object, *, where: str) -> tuple[FunctionDecl, ...]:
                     )
                 specs.append((param, spec))
                 continue
-            spec = parse_spec(text) if isinstance(text, str) else None
+            spec = None
+            if isinstance(text, str):
+                spec = parse_output(text) if text.strip().startswith("out[") else parse_spec(text)
             if spec is None:
-                why = (
-                    " (output buffers the library fills, with a capacity, are not supported yet: "
-                    "declare the buffer inout[LEN] and pass one of the right size)"
-                    if isinstance(text, str) and text.strip().startswith("out[")
-                    else ""
-                )
+                why = ""
+                if isinstance(text, str) and text.strip().startswith("out["):
+                    why = f" ({_output_problem(text)})"
                 raise ConfigError(f"{where}: {key} = {text!r} is not a parameter spec; use {SYNTAX}{why}")
             if spec.length == param:
                 raise ConfigError(f"{where}: {key} = {text!r}: a buffer cannot be its own length")

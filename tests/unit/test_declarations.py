@@ -9,6 +9,7 @@ the generated code over the fake engine: values staged, read back and returned.
 from __future__ import annotations
 
 import pickle
+import re
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,9 +61,20 @@ def test_a_bad_spec_names_the_key_and_the_syntax() -> None:
     assert str(caught.value).startswith("pkg.k: functions.f.x = 'output' is not a parameter spec; use 'in', 'out'")
 
 
-def test_out_buffers_are_refused_with_what_to_do_instead() -> None:
-    with pytest.raises(ConfigError, match=r"functions.f.dst = 'out\[n\]' .* declare the buffer inout\[LEN\]"):
-        WasmExtension("pkg.k", ["k.c"], functions={"f": {"dst": "out[n]"}})
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("out[x.y]", "Attribute is not allowed"),
+        ("out[n = 1.5]", "1.5 is not an integer"),
+        ("out[n = f(x=1)]", "calls must be to a bound function by name"),
+        ("out[*n] -> return", "the produced length is what *n holds after the call: drop '-> return'"),
+        ("out[]", "an output buffer is out[N]"),
+        ("out[n = (]", "not an expression"),
+    ],
+)
+def test_bad_output_buffers(text: str, why: str) -> None:
+    with pytest.raises(ConfigError, match=rf"functions.f.dst = {re.escape(repr(text))} is not a parameter spec; .*{re.escape(why)}"):
+        WasmExtension("pkg.k", ["k.c"], functions={"f": {"dst": text}})
 
 
 @pytest.mark.parametrize(
@@ -607,5 +619,17 @@ def test_errors_over_the_fake_engine(tmp_path: Path) -> None:
             kernels["reset"](1)
         assert "def reset(x: int) -> None:" in generated.pyi and "class Error(_LibraryError):" in generated.pyi
         assert "Error" in module.__all__
+    finally:
+        generated.forget()
+
+
+def test_an_out_value_after_an_in_value_reads_its_own_place(tmp_path: Path) -> None:
+    """Before: the out value was read from the block's first place (the in value's)."""
+    fn = _mapped(_raw(("a", "const int *"), ("b", "int *"), result="void"), a="in", b="out")
+    generated = write_stub([Function(**{**fn.__dict__, "name": "g", "export": "g"})], tmp_path)
+    try:
+        kernels = FakeKernels(generated)
+        kernels.program("g", effect=lambda call, instance: instance.poke(int(call.value("u32", 1)), struct.pack("<i", 9)))
+        assert kernels["g"](4) == 9
     finally:
         generated.forget()

@@ -224,7 +224,7 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
             address = f"_at{values_index} + {offsets[position]}" if offsets[position] else f"_at{values_index}"
             read = ""
             if p.kind in RETURNED_KINDS:
-                value = f"_v{values_index}[{len(reads)}]"
+                value = f"_v{values_index}[{list(offsets).index(position)}]"  # its place among the block's values
                 if p.kind == "handle_out":
                     read, annotation = f"_wrap_handle({handle_alias(p.handle)}, _inst, {value})", f"{p.handle} | None"
                 else:
