@@ -152,18 +152,24 @@ def parse_output(text: str) -> ParamSpec | None:
         return None
     inside, returned = match.group(1).strip(), bool(match.group(2))
     carrier = _CARRIER.match(inside)
-    pointer, name, expression = (carrier.group(1) == "*", carrier.group(2), carrier.group(3)) if carrier else (False, None, inside)
+    pointer, name, expression = (
+        (carrier.group(1) == "*", carrier.group(2), carrier.group(3)) if carrier else (False, None, inside)
+    )
     if expression is not None and expression_problem(expression) is not None:
         return None
     if pointer and returned:
         return None  # the produced length comes from one place
     produced = "return" if returned else "pointer" if pointer else "capacity"
-    return ParamSpec(text, "out", None, False, capacity_param=name, capacity_pointer=pointer, capacity=expression, produced=produced)
+    return ParamSpec(
+        text, "out", None, False, capacity_param=name, capacity_pointer=pointer, capacity=expression, produced=produced
+    )
 
 
 def _output_problem(text: str) -> str:
     """Why *text*, which starts like an output buffer, is not one."""
-    shapes = "an output buffer is out[N], out[*N], out[N = EXPR], out[*N = EXPR] or out[EXPR], then optionally -> return"
+    shapes = (
+        "an output buffer is out[N], out[*N], out[N = EXPR], out[*N = EXPR] or out[EXPR], then optionally -> return"
+    )
     match = _OUTPUT.match(text.strip())
     if match is None:
         return shapes

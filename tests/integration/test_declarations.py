@@ -300,3 +300,79 @@ def test_error_conventions(builder: Builder) -> None:
     )
     pyi = (built.package_dir / "kernels.pyi").read_text()
     assert "def codec_new(level: int) -> codec:" in pyi and "def set_level(c: codec, level: int) -> None:" in pyi
+
+
+OUTPUTS = r"""
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* the worst case of encode() */
+size_t encode_bound(size_t n) { return 2 * n + 1; }
+/* hex-encode src into dst (capacity dstCapacity); returns the length written, or 0 if it does not fit */
+size_t encode(uint8_t *dst, size_t dstCapacity, const uint8_t *src, size_t srcSize) {
+    static const char digits[] = "0123456789abcdef";
+    if (dstCapacity < 2 * srcSize) return 0;
+    for (size_t i = 0; i < srcSize; i++) { dst[2 * i] = digits[src[i] >> 4]; dst[2 * i + 1] = digits[src[i] & 15]; }
+    return 2 * srcSize;
+}
+/* brotli's shape: lengths before pointers, the capacity in and the produced length out through one pointer */
+int squeeze(size_t input_size, const uint8_t *input, size_t *out_size, uint8_t *out) {
+    if (*out_size < input_size) return 0;
+    size_t k = 0;
+    for (size_t i = 0; i < input_size; i++) if (input[i] != ' ') out[k++] = input[i];
+    *out_size = k;
+    return 1;
+}
+/* a fixed-size result, its size a parameter */
+void digest(const uint8_t *data, size_t n, uint8_t *out, size_t out_len) {
+    for (size_t i = 0; i < out_len; i++) out[i] = (uint8_t)(n + i);
+    (void)data;
+}
+/* 32-bit items, the capacity given by the caller */
+void iota(int32_t *out, int count) { for (int i = 0; i < count; i++) out[i] = i * i; }
+/* a liar: says it wrote more than it was given */
+size_t liar(uint8_t *dst, size_t cap) { (void)dst; return cap + 1; }
+"""
+OUTPUT_DECLARATIONS = {
+    "encode": {"src": "in[srcSize]", "dst": "out[dstCapacity = encode_bound(srcSize)] -> return"},
+    "squeeze": {"input": "in[input_size]", "out": "out[*out_size = input_size]", "return": "error if false"},
+    "digest": {"data": "in[n]", "out": "out[out_len = 16]"},
+    "iota": {"out": "out[count]"},
+    "liar": {"dst": "out[cap = 8] -> return"},
+}
+
+
+@pytest.fixture(scope="module")
+def outputs(builder: Builder) -> Any:
+    return builder.build(
+        OUTPUTS, exports=["encode_bound", *OUTPUT_DECLARATIONS], functions=OUTPUT_DECLARATIONS
+    ).import_stub()
+
+
+def test_output_buffers(outputs: Any) -> None:
+    data = bytes(range(200))
+    assert outputs.encode(data) == data.hex().encode()
+    assert outputs.encode(b"") == b""
+    assert outputs.squeeze(b"a b  c ") == b"abc"
+    assert outputs.digest(b"xyz") == bytes(range(3, 19))
+    squares = outputs.iota(5)
+    assert np.frombuffer(squares, dtype=np.int32).tolist() == [0, 1, 4, 9, 16]
+    assert list(inspect.signature(outputs.encode).parameters) == ["src"]
+    assert list(inspect.signature(outputs.iota).parameters) == ["count"]
+    with pytest.raises(ValueError, match=r"iota\(\): the capacity of out is -1, not an int from 0 to"):
+        outputs.iota(-1)
+    with pytest.raises(
+        outputs.KernelError, match=r"liar\(\): the library reported 9 items written to dst, which holds 8"
+    ):
+        outputs.liar()
+    big = bytes(100_000)  # past the scratch area: allocated and freed
+    assert outputs.encode(big) == b"00" * 100_000
+
+
+def test_output_buffer_types(builder: Builder) -> None:
+    built = builder.build(OUTPUTS, exports=["encode_bound", *OUTPUT_DECLARATIONS], functions=OUTPUT_DECLARATIONS)
+    pyi = (built.package_dir / "kernels.pyi").read_text()
+    assert "def encode(src: Buffer | WasmBuffer) -> bytes:" in pyi
+    assert "def squeeze(input: Buffer | WasmBuffer) -> bytes:" in pyi
+    assert "def iota(count: int) -> bytes:" in pyi

@@ -163,6 +163,13 @@ class FakeInstance:
         self.events.append(("stage", address, nbytes, function))
         return address
 
+    def reserve(self, nbytes: int, function: str) -> int:
+        """As ``Instance.reserve``: room for an output buffer, nothing copied in (not logged: no copy)."""
+        address = self._next
+        self._next += (nbytes + 15) // 16 * 16 + 16
+        self.memory[address] = bytearray(nbytes)
+        return address
+
     def unstage(self, target: Any, address: int, nbytes: int, function: str) -> None:
         self.events.append(("unstage", address, nbytes, function))
         if not hasattr(target, "address"):

@@ -28,7 +28,7 @@ from wasm_ext.declarations import FunctionDecl, ParamSpec, parse_functions, pars
 from wasm_ext.errors import ConfigError, SignatureError
 
 MODULE = "kernels"
-TYPEDEFS = {"size_t": "unsigned long", "uint8_t": "unsigned char"}
+TYPEDEFS = {"size_t": "unsigned long", "uint8_t": "unsigned char", "int32_t": "int"}
 
 # --- the syntax --------------------------------------------------------------------------
 
@@ -73,7 +73,9 @@ def test_a_bad_spec_names_the_key_and_the_syntax() -> None:
     ],
 )
 def test_bad_output_buffers(text: str, why: str) -> None:
-    with pytest.raises(ConfigError, match=rf"functions.f.dst = {re.escape(repr(text))} is not a parameter spec; .*{re.escape(why)}"):
+    with pytest.raises(
+        ConfigError, match=rf"functions.f.dst = {re.escape(repr(text))} is not a parameter spec; .*{re.escape(why)}"
+    ):
         WasmExtension("pkg.k", ["k.c"], functions={"f": {"dst": text}})
 
 
@@ -629,7 +631,84 @@ def test_an_out_value_after_an_in_value_reads_its_own_place(tmp_path: Path) -> N
     generated = write_stub([Function(**{**fn.__dict__, "name": "g", "export": "g"})], tmp_path)
     try:
         kernels = FakeKernels(generated)
-        kernels.program("g", effect=lambda call, instance: instance.poke(int(call.value("u32", 1)), struct.pack("<i", 9)))
+        kernels.program(
+            "g", effect=lambda call, instance: instance.poke(int(call.value("u32", 1)), struct.pack("<i", 9))
+        )
         assert kernels["g"](4) == 9
+    finally:
+        generated.forget()
+
+
+# --- output buffers ---------------------------------------------------------------------
+
+
+def test_output_buffer_mapping() -> None:
+    raw = _raw(("dst", "uint8_t *"), ("cap", "size_t"), ("src", U8), ("srcSize", "size_t"), result="size_t")
+    fn = _mapped(raw, src="in[srcSize]", dst="out[cap = bound(srcSize)] -> return")
+    assert fn.params[:2] == (
+        Param("dst", "output", "u8", "uint8_t *", True, 1, capacity="bound(srcSize)", produced="return"),
+        Param("cap", "capacity", "u32", "size_t"),
+    )
+    assert [p.name for p in fn.arguments] == ["src"]
+    raw = _raw(("n", "size_t"), ("out_size", "size_t *"), ("out", "uint8_t *"))
+    fn = _mapped(raw, out="out[*out_size]")
+    assert [p.kind for p in fn.params] == ["scalar", "capacity_ptr_arg", "output"]
+    assert [p.name for p in fn.arguments] == ["n", "out_size"]
+
+
+@pytest.mark.parametrize(
+    ("specs", "why"),
+    [
+        ({"dst": "out[nope = 4]"}, "f() has no parameter nope to hold the capacity"),
+        ({"dst": "out[cap = 4]", "cap": "in"}, "it carries the capacity of dst, so it cannot be declared itself"),
+        ({"dst": "out[*cap = 4]"}, "its capacity cap must be a pointer to an integer, not 'size_t'"),
+        ({"dst": "out[cap = zz + 1]"}, "its capacity refers to zz, which is not another parameter of f()"),
+        ({"dst": "out[cap = cap]"}, "its capacity refers to cap, which is not another parameter of f()"),
+        (
+            {"src": "out[cap = 4]", "dst": "in"},
+            "an output buffer must be a writable pointer to numbers or void, not 'const uint8_t *'",
+        ),
+        (
+            {"dst": "out[cap = 4] -> return"},
+            "'-> return' needs an integer result holding the produced length, not 'double'",
+        ),
+    ],
+)
+def test_bad_output_declarations(specs: dict[str, str], why: str) -> None:
+    raw = _raw(("dst", "uint8_t *"), ("cap", "size_t"), ("src", U8), result="double")
+    specs.setdefault("src", "in")  # one value: keeps the rules from stopping at src first
+    assert _refused(raw, **specs).endswith(why)
+
+
+OUTPUT_FUNCTIONS = [
+    _mapped(_raw(("dst", "uint8_t *"), ("cap", "size_t"), result="size_t"), dst="out[cap = 16] -> return"),
+    _mapped(_raw(("size", "size_t *"), ("out", "int32_t *"), result="void"), out="out[*size = 3]"),
+]
+OUTPUT_FUNCTIONS = [
+    Function(**{**f.__dict__, "name": e, "export": e}) for f, e in zip(OUTPUT_FUNCTIONS, ["fill", "fill_ints"])
+]
+
+
+def test_output_buffers_over_the_fake_engine(tmp_path: Path) -> None:
+    generated = write_stub(OUTPUT_FUNCTIONS, tmp_path)
+    try:
+        kernels = FakeKernels(generated)
+
+        def fill(call: FakeCall, instance: FakeInstance) -> None:
+            assert call.value("u32", 1) == 16  # the capacity, filled in
+            instance.memory[int(call.value("u32", 0))] = bytearray(b"abcdef" + bytes(10))
+
+        kernels.program("fill", effect=fill, result=6)
+        assert kernels["fill"]() == b"abcdef"
+        assert [e[0] for e in kernels.instance.events] == ["call", "read", "release"]  # nothing copied in
+
+        def fill_ints(call: FakeCall, instance: FakeInstance) -> None:
+            size_at, out_at = int(call.value("u32", 0)), int(call.value("u32", 1))
+            assert struct.unpack("<I", call.memory[size_at][:4]) == (3,)
+            instance.poke(size_at, struct.pack("<I", 2))
+            instance.memory[out_at] = bytearray(struct.pack("<3i", 7, 8, 9))
+
+        kernels.program("fill_ints", effect=fill_ints)
+        assert kernels["fill_ints"]() == struct.pack("<2i", 7, 8)
     finally:
         generated.forget()

@@ -11,6 +11,7 @@ start with ``_``, see ``mapping._python_name``).
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,6 +50,10 @@ class StubParam:
     address: str = ""  # values by pointer: their address (in the function's block of values)
     read: str = ""  # out/inout: the expression reading the value back after the call
     output: str = ""  # out/inout: the local the value is read into
+    source: str = ""  # memory arguments: what release() is given ("None" for an output buffer)
+    capacity: str = ""  # output buffers: the capacity expression (in elements)
+    capacity_hi: int = 0  # output buffers: the largest capacity the C side can take
+    produced: str = ""  # output buffers: the produced length (in elements), read after the call
     handle: str = ""  # handles: the private name of the handle's class
 
     @property
@@ -98,7 +103,12 @@ class StubFunction:
     @property
     def copies_back(self) -> bool:
         """Whether anything is read from memory after the call (buffers copied back, values returned)."""
-        return bool(self.writable_params) or any(p.read for p in self.params)
+        return bool(self.writable_params) or any(p.read or p.kind == "output" for p in self.params)
+
+    @property
+    def unpacks_values(self) -> bool:
+        """Whether the block of values is read back (values returned, or an output's produced length)."""
+        return bool(self.values_struct) and any(p.read or p.produced.startswith("_v") for p in self.params)
 
     def signature(self, *, method: bool = False) -> str:
         params = ["self"] * method + [f"{p.name}: {p.annotation}" for p in self.arguments]
@@ -117,7 +127,7 @@ def _check(kind: str) -> str:
 # struct format codes of the scalar kinds, as wasm32 memory holds them (little-endian, natural alignment)
 STRUCT_CODES = {"i8": "b", "u8": "B", "i16": "h", "u16": "H", "i32": "i", "u32": "I", "i64": "q", "u64": "Q"}
 STRUCT_CODES.update({"f32": "f", "f64": "d", "bool": "?"})
-VALUE_KINDS = ("in", "inout", "out", "handle_out")
+VALUE_KINDS = ("in", "inout", "out", "handle_out", "capacity_ptr", "capacity_ptr_arg")
 
 
 def _values_layout(fn: Function) -> tuple[str, dict[int, int], int]:
@@ -131,6 +141,30 @@ def _values_layout(fn: Function) -> tuple[str, dict[int, int], int]:
             offsets[position] = offset + pad
             offset += pad + size
     return fmt, offsets, offset
+
+
+def capacity_expression(
+    fn: Function, capacity: str, memory_index: dict[int, int], exports: dict[str, str] | None
+) -> str:
+    """An output buffer's capacity as Python over the stub's locals: arguments by their Python
+    names, lengths by the counts they are filled with, bound functions by their aliases."""
+    by_c_name = {p.c_name: (i, p) for i, p in enumerate(fn.params)}
+
+    class Rename(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            node.args = [self.visit(a) for a in node.args]
+            assert isinstance(node.func, ast.Name)
+            node.func = ast.Name(kernel_alias((exports or {}).get(node.func.id, node.func.id)), ast.Load())
+            return node
+
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            position, p = by_c_name[node.id]
+            if p.kind == "length":
+                first = next(i for i, b in enumerate(fn.params) if b.kind == "buffer" and b.length == position)
+                return ast.parse(_count(fn.params[first], memory_index[first]), mode="eval").body
+            return ast.Name(p.name, ast.Load())
+
+    return ast.unparse(Rename().visit(ast.parse(capacity, mode="eval")))
 
 
 def kernel_alias(export: str) -> str:
@@ -199,6 +233,42 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
             )
             continue
         index = memory_index.get(position, -1)
+        if p.kind == "capacity":  # carries an output buffer's capacity
+            owner = next(i for i, b in enumerate(fn.params) if b.kind == "output" and b.length == position)
+            params.append(
+                StubParam(p.name, "", "capacity", "", p.ctype, 0, 0, slot, count=f"_cap{memory_index[owner]}")
+            )
+            continue
+        if p.kind == "output":
+            if p.produced == "return":
+                produced = _slot(fn.result, 0)
+            elif p.produced == "pointer":
+                produced = f"_v{values_index}[{list(offsets).index(p.length)}]"
+            else:
+                produced = f"_cap{index}"
+            carrier_hi = SCALARS[fn.params[p.length].ctype].hi if p.length >= 0 else 0xFFFFFFFF
+            params.append(
+                StubParam(
+                    p.name,
+                    "",
+                    "output",
+                    "",
+                    p.ctype,
+                    0,
+                    0,
+                    slot,
+                    index,
+                    itemsize=info.size,
+                    nbytes=f"_cap{index}" if info.size == 1 else f"_cap{index} * {info.size}",
+                    output=f"_o{position}",
+                    source="None",
+                    capacity=capacity_expression(fn, p.capacity, memory_index, exports),
+                    capacity_hi=min(carrier_hi, 0xFFFFFFFF // info.size),
+                    produced=produced,
+                )
+            )
+            reads.append(("bytes", f"_o{position}"))
+            continue
         if p.kind == "string":
             params.append(
                 StubParam(p.name, STRING_ANNOTATION, "string", "", p.ctype, 0, 0, slot, index, nbytes=f"_n{index}")
@@ -223,14 +293,14 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
         else:  # a value by pointer (in, inout, out, handle_out): in the block of values
             address = f"_at{values_index} + {offsets[position]}" if offsets[position] else f"_at{values_index}"
             read = ""
-            if p.kind in RETURNED_KINDS:
+            if p.kind in RETURNED_KINDS and p.kind != "output":
                 value = f"_v{values_index}[{list(offsets).index(position)}]"  # its place among the block's values
                 if p.kind == "handle_out":
                     read, annotation = f"_wrap_handle({handle_alias(p.handle)}, _inst, {value})", f"{p.handle} | None"
                 else:
                     read, annotation = (f"{enum_alias(p.enum)}({value})" if p.enum else value), p.enum or info.python
                 reads.append((annotation, f"_o{position}"))
-            argument = p.kind in ("in", "inout")
+            argument = p.kind in ("in", "inout", "capacity_ptr_arg")
             params.append(
                 StubParam(
                     p.name,
@@ -250,8 +320,15 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
     values_struct = values_pack = ""
     if offsets:
         values_struct = f"_values_{fn.export}"
+        capacity_of = {b.length: memory_index[i] for i, b in enumerate(fn.params) if b.kind == "output"}
         values_pack = ", ".join(
-            p.name if p.kind in ("in", "inout") else "0" for p in fn.params if p.kind in VALUE_KINDS
+            f"_cap{capacity_of[i]}"
+            if p.kind.startswith("capacity_ptr")
+            else p.name
+            if p.kind in ("in", "inout")
+            else "0"
+            for i, p in enumerate(fn.params)
+            if p.kind in VALUE_KINDS
         )
         params.append(StubParam("", "", "values", "", "", 0, 0, "", values_index, nbytes=str(values_size)))
     results: list[tuple[str, str]] = []
@@ -263,6 +340,7 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
         if fn.error_message:
             error_message = f"{kernel_alias((exports or {}).get(fn.error_message, fn.error_message))}(_c)"
     drops_result = fn.error in ("!= 0", "== 0") and not (fn.result_handle or fn.result_string)
+    drops_result = drops_result or any(p.produced == "return" for p in fn.params)  # it is the output's length
     if fn.result != VOID and not drops_result:
         result_expr = "_b.u32[0] != 0" if fn.result == "bool" else _slot(fn.result, 0)
         if fn.result_enum:

@@ -9,6 +9,7 @@ Python names are. Input is :class:`~.c_ast.SourceInfo`; output is
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 import unicodedata
@@ -63,6 +64,19 @@ def _scalar_kind(base: str) -> str | None:
     if size is None or not words or any(w not in ("signed", "unsigned", "int", "char", "short", "long") for w in words):
         return None
     return f"{'u' if unsigned else 'i'}{8 * size}"
+
+
+def _expression_names(expression: str) -> list[str]:
+    """The parameter names a capacity expression reads (not the functions it calls)."""
+    tree = ast.parse(expression, mode="eval")
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    return [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called]
+
+
+def expression_calls(expression: str) -> list[str]:
+    """The functions a capacity expression calls."""
+    tree = ast.parse(expression, mode="eval")
+    return [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
 
 
 def _enum_kind(base: str, enums: dict[str, RawEnum] | None) -> str | None:
@@ -209,6 +223,18 @@ def map_function(
         if i not in specs and direction is not None:
             specs[i] = ParamSpec(f"@param[{raw.directions[p.name]}]", direction)
 
+    carriers: dict[int, int] = {}  # the parameter that carries an output buffer's capacity -> the buffer
+    for i, output_spec in specs.items():
+        if not output_spec.is_output or output_spec.capacity_param is None:
+            continue
+        if output_spec.capacity_param not in names:
+            raise key_error(
+                names[i], f"{raw.name}() has no parameter {output_spec.capacity_param} to hold the capacity"
+            )
+        carrier = names.index(output_spec.capacity_param)
+        if carrier in specs:
+            raise key_error(names[carrier], f"it carries the capacity of {names[i]}, so it cannot be declared itself")
+        carriers[carrier] = i
     length_of: dict[int, int] = {}  # buffer -> its length parameter
     for i, buffer_spec in specs.items():
         if buffer_spec.length is None:
@@ -228,6 +254,7 @@ def map_function(
             and pointers == 1
             and kinds[i] is not None
             and nxt not in specs
+            and nxt not in carriers
             and _is_length_name(names[i], names[nxt])
             and types[nxt][1] == 0
             and _integer(kinds[nxt])
@@ -256,6 +283,49 @@ def map_function(
         while pname in used:
             pname += "_"
         cname = "" if pname == p.name else p.name
+        if i in carriers:
+            output_spec = specs[carriers[i]]
+            wanted = 1 if output_spec.capacity_pointer else 0
+            if pointers != wanted or not _integer(kind):
+                shape = "a pointer to an integer" if wanted else "an integer"
+                raise key_error(names[carriers[i]], f"its capacity {p.name} must be {shape}, not {p.spelling!r}")
+            assert kind is not None
+            if output_spec.capacity_pointer:
+                kind_of = "capacity_ptr" if output_spec.capacity is not None else "capacity_ptr_arg"
+            else:
+                kind_of = "capacity" if output_spec.capacity is not None else "scalar"
+            if kind_of in ("scalar", "capacity_ptr_arg"):
+                used.add(pname)
+            params.append(Param(pname, kind_of, kind, p.spelling, cname=cname))
+            continue
+        if spec is not None and spec.is_output:
+            if pointers != 1 or kind is None or const:
+                raise key_error(
+                    p.name, f"an output buffer must be a writable pointer to numbers or void, not {p.spelling!r}"
+                )
+            carrier_index = next((c for c, o in carriers.items() if o == i), -1)
+            capacity = spec.capacity if spec.capacity is not None else names[carrier_index]
+            for name in _expression_names(capacity):
+                own = (i, carrier_index) if spec.capacity is not None else (i,)  # out[N]: N is its capacity
+                if name not in names or names.index(name) in own:
+                    raise key_error(
+                        p.name, f"its capacity refers to {name}, which is not another parameter of {raw.name}()"
+                    )
+            element = "u8" if kind in (VOID, "bool") else kind
+            params.append(
+                Param(
+                    pname,
+                    "output",
+                    element,
+                    p.spelling,
+                    True,
+                    carrier_index,
+                    cname=cname,
+                    capacity=capacity,
+                    produced=spec.produced,
+                )
+            )
+            continue
         handle = handles.get(base) if pointers in (1, 2) else None
         if handle is not None and i not in length_of:
             if pointers == 2 and (spec is None or spec.direction != "out"):
@@ -343,6 +413,9 @@ def map_function(
             raise SignatureError(
                 f"{where}: functions.{raw.name}.return = {error.text!r} ({origin or 'declared'}): {why}"
             )
+    if any(p.kind == "output" and p.produced == "return" for p in params) and not _integer(result):
+        name = next(p.c_name for p in params if p.produced == "return")
+        raise key_error(name, f"'-> return' needs an integer result holding the produced length, not {raw.result!r}")
     result_enum = enum_of(result_base) if result_ptr == 0 else ""
     return Function(
         raw.name,
@@ -426,6 +499,7 @@ def _check_destroy(fn: Function, handle: HandleType, origin: str) -> str | None:
 def _helper_problems(fn: Function, names: Sequence[str], origin: str, module: str) -> list[str]:
     """The error-convention functions *fn* names that are not exported (they are called from the stub)."""
     helpers = [h for h in (fn.error if fn.error[:1].isalpha() else "", fn.error_message) if h]
+    helpers += [c for p in fn.params if p.kind == "output" for c in expression_calls(p.capacity)]
     return [
         f"{module}: functions.{fn.name}.return ({origin or 'declared'}): {h}() is not exported; add it to `exports`"
         for h in helpers
@@ -498,6 +572,16 @@ def map_functions(
                 problems.append(f"{module}: function {name}() at {fn.location}: {problem}")
     by_c_name = {f.name: f for f in functions}
     for fn in functions:
+        for p in fn.params:
+            for called in expression_calls(p.capacity) if p.kind == "output" else ():
+                other = by_c_name.get(called)
+                if other is not None and (
+                    other.result in (VOID, "f32", "f64") or other.returned or other.result_string
+                ):
+                    problems.append(
+                        f"{module}: functions.{fn.name}.{p.c_name} ({origin or 'declared'}): its capacity calls "
+                        f"{called}(), which must return an integer"
+                    )
         for role, helper in (("predicate", fn.error if fn.error[:1].isalpha() else ""), ("message", fn.error_message)):
             other = by_c_name.get(helper)
             if other is not None and not _fits(other, role):

@@ -52,9 +52,13 @@ VOID = "void"
 # the buffers that name it) and "out" (a pointer to one value the call writes; returned).
 # Handles: "handle" (a Python argument: an object of the handle's class, passed as its
 # address) and "handle_out" (hidden: a T ** the function stores a new handle in; returned).
-ARGUMENT_KINDS = ("scalar", "buffer", "string", "in", "inout", "handle")
-RETURNED_KINDS = ("out", "inout", "handle_out")
-MODEL_FORMAT = 5  # of Function.to_json: part of the compile cache key
+# Output buffers: "output" (hidden: a buffer the stub allocates and the library fills;
+# returned as bytes), its capacity carried by "capacity" (hidden scalar), "capacity_ptr"
+# (hidden pointer: the produced length comes back through it), "capacity_ptr_arg" (the same,
+# with the capacity a Python argument), or by a "scalar" argument.
+ARGUMENT_KINDS = ("scalar", "buffer", "string", "in", "inout", "handle", "capacity_ptr_arg")
+RETURNED_KINDS = ("out", "inout", "handle_out", "output")
+MODEL_FORMAT = 6  # of Function.to_json: part of the compile cache key
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,8 @@ class Param:
     cname: str = ""  # the C name, where it is not the Python name
     enum: str = ""  # scalars and values by pointer of an enum type: its class (see Function.enums)
     handle: str = ""  # handle and handle_out: the handle's class (see Function.handles)
+    capacity: str = ""  # output: its capacity, an expression over C parameter names, integers and bound functions
+    produced: str = ""  # output: where its produced length comes from: "capacity", "return" or "pointer"
 
     @property
     def c_name(self) -> str:
@@ -101,7 +107,7 @@ class Param:
     @property
     def by_pointer(self) -> bool:
         """Passed as the address of something in linear memory."""
-        return self.kind not in ("scalar", "length", "handle")
+        return self.kind not in ("scalar", "length", "handle", "capacity")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from ..errors import SignatureError
 from ..runtime.layout import ModuleFiles, runtime_package, runtime_sources
 from ..runtime.stubapi import RUNTIME_VERSION
 from . import codegen, pyfmt
+from .mapping import expression_calls
 from .model import Function, Param
 from .outputs import write_if_changed
 
@@ -197,7 +198,11 @@ def reserved_names() -> frozenset[str]:
 def _render(module_name: str, functions: Sequence[Function], *, sources: Sequence[str], wasi: bool) -> tuple[str, str]:
     exports = {fn.name: fn.export for fn in functions}
     prepared = [codegen.stub_function(fn, exports) for fn in functions]
-    called = sorted({exports[h] for fn in functions for h in (fn.error, fn.error_message) if h in exports})
+    helpers_called = [h for fn in functions for h in (fn.error, fn.error_message)]
+    helpers_called += [
+        c for fn in functions for p in fn.params if p.kind == "output" for c in expression_calls(p.capacity)
+    ]
+    called = sorted({exports[h] for h in helpers_called if h in exports})
     enums = codegen.stub_enums(functions)
     handles = codegen.stub_handles(functions)
     with_alloc = any(fn.uses_memory for fn in functions)
@@ -215,6 +220,8 @@ def _render(module_name: str, functions: Sequence[Function], *, sources: Sequenc
             ("overflow", "int" in checks or any(p.length_hi is not None for f in prepared for p in f.params)),
             ("Values", any(f.values_struct for f in prepared)),
             ("read_string", any(fn.result_string for fn in functions)),
+            ("bad_capacity", "output" in kinds),
+            ("bad_length", "output" in kinds),
             ("check_handle", "handle" in kinds),
             ("wrap_handle", any(fn.result_handle for fn in functions) or "handle_out" in kinds),
         )

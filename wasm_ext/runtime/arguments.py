@@ -20,6 +20,7 @@ import struct
 from typing import Any
 
 from .buffer import WasmBuffer
+from .exceptions import KernelError
 
 
 def _type(value: Any) -> str:
@@ -120,6 +121,15 @@ def in_string(value: Any, function: str, name: str) -> tuple[bytes, int]:
         raise ValueError(f"{function}(): {name} must not contain NUL characters")
     data = bytes(value) + b"\0"
     return data, len(data)
+
+
+def bad_capacity(function: str, name: str, capacity: object, limit: int) -> ValueError:
+    return ValueError(f"{function}(): the capacity of {name} is {capacity!r}, not an int from 0 to {limit}")
+
+
+def bad_length(function: str, name: str, produced: int, capacity: int) -> KernelError:
+    """The library said it wrote more than the buffer holds (or a negative length): refuse its result."""
+    return KernelError(f"{function}(): the library reported {produced} items written to {name}, which holds {capacity}")
 
 
 def read_string(instance: Any, address: int, function: str, free: bool = False) -> str | None:

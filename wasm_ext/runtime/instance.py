@@ -194,6 +194,25 @@ class Instance:
             if source.check(function) is not self:
                 raise ValueError(f"{function}(): the WasmBuffer belongs to another module")
             return source.address
+        padded = (nbytes + 15) & ~15  # _room(), inline: this is every buffer argument's path
+        if self._scratch and self._scratch_used + padded <= SCRATCH_BYTES:
+            address = self._scratch + self._scratch_used
+            self._scratch_used += padded
+        else:
+            address = self._room(nbytes, function)
+        self._check_range(address, nbytes, function)
+        if nbytes:
+            self.native.copy_in(address, source, nbytes)
+        return address
+
+    def reserve(self, nbytes: int, function: str) -> int:
+        """Room for *nbytes* the kernel writes (an output buffer): as :meth:`stage`, with nothing copied in."""
+        address = self._room(nbytes, function)
+        self._check_range(address, nbytes, function)
+        return address
+
+    def _room(self, nbytes: int, function: str) -> int:
+        """An address for *nbytes*: in the scratch area while it has room, else a fresh allocation."""
         padded = (nbytes + 15) & ~15
         if self._scratch_used + padded <= SCRATCH_BYTES:
             if not self._scratch:
@@ -204,12 +223,8 @@ class Instance:
                     self._scratch = scratch
             address = self._scratch + self._scratch_used
             self._scratch_used += padded
-        else:
-            address = self.malloc(nbytes, function)
-        self._check_range(address, nbytes, function)
-        if nbytes:
-            self.native.copy_in(address, source, nbytes)
-        return address
+            return address
+        return self.malloc(nbytes, function)
 
     def unstage(self, target: Any, address: int, nbytes: int, function: str) -> None:
         """Copy a written buffer back out of linear memory (no-op for a WasmBuffer)."""

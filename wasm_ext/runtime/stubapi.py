@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from .arguments import (
     Values,
+    bad_capacity,
+    bad_length,
     check_float,
     check_int,
     in_buffer,
@@ -44,6 +46,8 @@ __all__ = [
     "Values",
     "WasiGrants",
     "WasmBuffer",
+    "bad_capacity",
+    "bad_length",
     "check_float",
     "check_handle",
     "check_int",
