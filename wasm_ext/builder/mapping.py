@@ -224,7 +224,7 @@ def map_function(
             specs[i] = ParamSpec(f"@param[{raw.directions[p.name]}]", direction)
 
     carriers: dict[int, int] = {}  # the parameter that carries an output buffer's capacity -> the buffer
-    for i, output_spec in specs.items():
+    for i, output_spec in list(specs.items()):
         if not output_spec.is_output or output_spec.capacity_param is None:
             continue
         if output_spec.capacity_param not in names:
@@ -232,6 +232,8 @@ def map_function(
                 names[i], f"{raw.name}() has no parameter {output_spec.capacity_param} to hold the capacity"
             )
         carrier = names.index(output_spec.capacity_param)
+        if specs.get(carrier, ParamSpec("", "")).text.startswith("@param"):
+            del specs[carrier]  # a declared carrier: what a doc comment says of it gives way
         if carrier in specs:
             raise key_error(names[carrier], f"it carries the capacity of {names[i]}, so it cannot be declared itself")
         carriers[carrier] = i
