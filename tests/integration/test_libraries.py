@@ -6,6 +6,7 @@ headers), and checked against the library's native PyPI package.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import sys
@@ -41,14 +42,14 @@ def _build(tmp: Path, name: str, root: Path, sources: list[str], **options: Any)
     from wasm_ext import WasmExtension
     from wasm_ext.builder.pipeline import build_extension
 
-    package = tmp / "site" / "libs"
+    package = tmp / "site" / f"lib_{name}"  # a package of its own: each build has a site of its own
     package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text("")
-    ext = WasmExtension(f"libs.{name}", sources, **options)
+    ext = WasmExtension(f"lib_{name}.{name}", sources, **options)
     build_extension(ext, source_root=root, package_dir=package, temp_dir=tmp / "tmp" / name)
     sys.path.insert(0, str(tmp / "site"))
     try:
-        return importlib.import_module(f"libs.{name}")
+        return importlib.import_module(f"lib_{name}.{name}")
     finally:
         sys.path.remove(str(tmp / "site"))
 
@@ -95,3 +96,89 @@ def test_brotli_what_the_declarations_leave_to_python(brotli_wasm: Any) -> None:
         b.BrotliEncoderCompress(99, 22, 0, data), bytes
     )  # Brotli clamps the quality; BROTLI_TRUE drops out
     assert b.BrotliEncoderVersion() == b.BrotliDecoderVersion() == 0x1002001
+
+
+PYCRYPTODOME_VERSION = "4.4.0"
+STATUS = "error if != 0"  # pycryptodome's functions return 0 or an ERR_* code
+SHA256 = {
+    "exports": ["SHA256_init", "SHA256_update", "SHA256_digest", "SHA256_destroy", "SHA256_copy"],
+    "handles": {"hash_state": {"destroy": "SHA256_destroy"}},
+    "functions": {
+        "SHA256_init": {"shaState": "out", "return": STATUS},  # hash_state **: a new handle
+        "SHA256_update": {"return": STATUS},  # (hs, buf, len): buf and len pair by the rule
+        "SHA256_digest": {"digest": "out[digest_size = 32]", "return": STATUS},
+        "SHA256_copy": {"return": STATUS},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def sha256_wasm(tmp_path_factory: pytest.TempPathFactory, builder: Builder) -> Any:
+    root = sdist("pycryptodome", PYCRYPTODOME_VERSION)
+    # function names made by token pasting (FUNC_NAME(_init) in hash_SHA2_template.c); the macros its setup.py defines
+    options = {"include_dirs": ["src"], "define_macros": ["HAVE_STDINT_H", "HAVE_POSIX_MEMALIGN"], **SHA256}
+    return _build(tmp_path_factory.mktemp("sha256"), "sha256", root, ["src/SHA256.c"], **options)
+
+
+def test_pycryptodome_sha256_matches_hashlib(sha256_wasm: Any) -> None:
+    s = sha256_wasm
+    data = os.urandom(100_000)
+    with s.SHA256_init() as h:
+        for start in range(0, len(data), 7_777):
+            s.SHA256_update(h, data[start : start + 7_777])
+        assert s.SHA256_digest(h) == hashlib.sha256(data).digest()
+        copy = s.SHA256_init()
+        s.SHA256_copy(h, copy)
+        s.SHA256_update(copy, b"more")
+        assert s.SHA256_digest(copy) == hashlib.sha256(data + b"more").digest()
+        assert s.SHA256_digest(h) == hashlib.sha256(data).digest()  # the original is unchanged
+        copy.close()
+    native = pytest.importorskip("Crypto.Hash.SHA256")
+    assert native.new(data).digest() == hashlib.sha256(data).digest()
+
+
+def test_pycryptodome_error_codes_raise(tmp_path: Path, builder: Builder) -> None:
+    root = sdist("pycryptodome", PYCRYPTODOME_VERSION)
+    functions = {**SHA256["functions"], "SHA256_digest": {"digest": "out[digest_size]", "return": STATUS}}
+    options = {"include_dirs": ["src"], "define_macros": ["HAVE_STDINT_H", "HAVE_POSIX_MEMALIGN"]}
+    s = _build(tmp_path, "sha256_sized", root, ["src/SHA256.c"], **options, **{**SHA256, "functions": functions})
+    with s.SHA256_init() as h:
+        assert s.SHA256_digest(h, 32) == hashlib.sha256(b"").digest()
+        with pytest.raises(s.Error, match=r"^SHA256_digest\(\) failed: error \(returned 9\)$") as caught:
+            s.SHA256_digest(h, 16)  # ERR_DIGEST_SIZE
+    assert caught.value.function == "SHA256_digest" and isinstance(caught.value, s.KernelError)
+
+
+XXHASH_VERSION = "4.1.0"
+XXH3 = {
+    "exports": ["XXH3_64bits", "XXH3_64bits_withSeed", "XXH3_createState", "XXH3_freeState", "XXH3_64bits_reset",
+                "XXH3_64bits_update", "XXH3_64bits_digest", "XXH64", "XXH32", "XXH_versionNumber"],
+    "handles": {"XXH3_state_t": {"destroy": "XXH3_freeState"}},  # defined in xxhash.h: a handle only when declared
+    "functions": {
+        "XXH3_createState": {"return": "error if NULL"},
+        "XXH3_64bits_reset": {"return": "error if != 0"},
+        "XXH3_64bits_update": {"return": "error if != 0"},
+    },
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def xxh_wasm(tmp_path_factory: pytest.TempPathFactory, builder: Builder) -> Any:
+    root = sdist("xxhash", XXHASH_VERSION)
+    # xxhash.c is `#define XXH_IMPLEMENTATION` + `#include "xxhash.h"`: every function is defined in the header
+    return _build(tmp_path_factory.mktemp("xxhash"), "xxh", root, ["deps/xxhash/xxhash.c"], **XXH3)
+
+
+def test_xxhash_matches_the_native_package(xxh_wasm: Any) -> None:
+    native = pytest.importorskip("xxhash")
+    x = xxh_wasm
+    data = os.urandom(50_000)
+    assert x.XXH3_64bits(data) == native.xxh3_64_intdigest(data)
+    assert x.XXH3_64bits_withSeed(data, 42) == native.xxh3_64_intdigest(data, seed=42)
+    assert x.XXH64(data, 7) == native.xxh64_intdigest(data, seed=7)
+    assert x.XXH32(data, 7) == native.xxh32_intdigest(data, seed=7)
+    with x.XXH3_createState() as state:
+        assert x.XXH3_64bits_reset(state) is None
+        for start in range(0, len(data), 4096):
+            x.XXH3_64bits_update(state, data[start : start + 4096])
+        assert x.XXH3_64bits_digest(state) == native.xxh3_64_intdigest(data)
