@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared setup clean
+.PHONY: chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared bench-libraries setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -65,6 +65,10 @@ bench-versions: setup
 ## bench-declared: declared bindings per call (a handle method vs a scalar call, out-values vs a shim)
 bench-declared: setup
 	$(BIN)/python benchmarks/bench_declared.py --write
+
+## bench-libraries: Brotli, pycryptodome's SHA-256 and xxHash bound by declarations vs their native packages (10 MB)
+bench-libraries: setup
+	$(BIN)/python benchmarks/bench_libraries.py --write
 
 ## bench-big-source: build time and peak memory for a generated 20 MB C source
 bench-big-source: setup

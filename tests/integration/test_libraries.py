@@ -7,62 +7,19 @@ headers), and checked against the library's native PyPI package.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import libraries
 from support.building import Builder
-from support.sdists import sdist
-
-BROTLI_VERSION = "1.2.1"  # the sdist and the native package compared against
-BROTLI = {
-    "exports": [
-        "BrotliEncoderCompress",
-        "BrotliEncoderMaxCompressedSize",
-        "BrotliDecoderDecompress",
-        "BrotliEncoderVersion",
-        "BrotliDecoderVersion",
-        "BrotliDecoderErrorString",
-    ],
-    "functions": {
-        "BrotliEncoderCompress": {
-            "input_buffer": "in[input_size]",
-            "encoded_buffer": "out[*encoded_size = BrotliEncoderMaxCompressedSize(input_size)]",
-            "return": "error if false",
-        },
-        "BrotliDecoderDecompress": {"encoded_buffer": "in[encoded_size]", "decoded_buffer": "out[*decoded_size]"},
-    },
-}
-
-
-def _build(tmp: Path, name: str, root: Path, sources: list[str], **options: Any) -> Any:
-    from wasm_ext import WasmExtension
-    from wasm_ext.builder.pipeline import build_extension
-
-    package = tmp / "site" / f"lib_{name}"  # a package of its own: each build has a site of its own
-    package.mkdir(parents=True, exist_ok=True)
-    (package / "__init__.py").write_text("")
-    ext = WasmExtension(f"lib_{name}.{name}", sources, **options)
-    build_extension(ext, source_root=root, package_dir=package, temp_dir=tmp / "tmp" / name)
-    sys.path.insert(0, str(tmp / "site"))
-    try:
-        return importlib.import_module(f"lib_{name}.{name}")
-    finally:
-        sys.path.remove(str(tmp / "site"))
+from support.libraries import STATUS
 
 
 @pytest.fixture(scope="module")
 def brotli_wasm(tmp_path_factory: pytest.TempPathFactory, builder: Builder) -> Any:  # builder: needs the toolchain
-    root = sdist("brotli", BROTLI_VERSION)
-    sources = sorted(
-        str(p.relative_to(root)) for part in ("common", "enc", "dec") for p in (root / "c" / part).glob("*.c")
-    )
-    return _build(
-        tmp_path_factory.mktemp("brotli"), "brotli", root, sources, include_dirs=["c/include"], wasi=True, **BROTLI
-    )
+    return libraries.brotli(tmp_path_factory.mktemp("brotli"))
 
 
 DATA = [b"", b"a", os.urandom(3000) + b"the quick brown fox " * 4000, bytes(range(256)) * 300]
@@ -98,26 +55,9 @@ def test_brotli_what_the_declarations_leave_to_python(brotli_wasm: Any) -> None:
     assert b.BrotliEncoderVersion() == b.BrotliDecoderVersion() == 0x1002001
 
 
-PYCRYPTODOME_VERSION = "4.4.0"
-STATUS = "error if != 0"  # pycryptodome's functions return 0 or an ERR_* code
-SHA256 = {
-    "exports": ["SHA256_init", "SHA256_update", "SHA256_digest", "SHA256_destroy", "SHA256_copy"],
-    "handles": {"hash_state": {"destroy": "SHA256_destroy"}},
-    "functions": {
-        "SHA256_init": {"shaState": "out", "return": STATUS},  # hash_state **: a new handle
-        "SHA256_update": {"return": STATUS},  # (hs, buf, len): buf and len pair by the rule
-        "SHA256_digest": {"digest": "out[digest_size = 32]", "return": STATUS},
-        "SHA256_copy": {"return": STATUS},
-    },
-}
-
-
 @pytest.fixture(scope="module")
 def sha256_wasm(tmp_path_factory: pytest.TempPathFactory, builder: Builder) -> Any:
-    root = sdist("pycryptodome", PYCRYPTODOME_VERSION)
-    # function names made by token pasting (FUNC_NAME(_init) in hash_SHA2_template.c); the macros its setup.py defines
-    options = {"include_dirs": ["src"], "define_macros": ["HAVE_STDINT_H", "HAVE_POSIX_MEMALIGN"], **SHA256}
-    return _build(tmp_path_factory.mktemp("sha256"), "sha256", root, ["src/SHA256.c"], **options)
+    return libraries.sha256(tmp_path_factory.mktemp("sha256"))
 
 
 def test_pycryptodome_sha256_matches_hashlib(sha256_wasm: Any) -> None:
@@ -138,10 +78,8 @@ def test_pycryptodome_sha256_matches_hashlib(sha256_wasm: Any) -> None:
 
 
 def test_pycryptodome_error_codes_raise(tmp_path: Path, builder: Builder) -> None:
-    root = sdist("pycryptodome", PYCRYPTODOME_VERSION)
-    functions = {**SHA256["functions"], "SHA256_digest": {"digest": "out[digest_size]", "return": STATUS}}
-    options = {"include_dirs": ["src"], "define_macros": ["HAVE_STDINT_H", "HAVE_POSIX_MEMALIGN"]}
-    s = _build(tmp_path, "sha256_sized", root, ["src/SHA256.c"], **options, **{**SHA256, "functions": functions})
+    functions = {**libraries.SHA256["functions"], "SHA256_digest": {"digest": "out[digest_size]", "return": STATUS}}
+    s = libraries.sha256(tmp_path, functions=functions)
     with s.SHA256_init() as h:
         assert s.SHA256_digest(h, 32) == hashlib.sha256(b"").digest()
         with pytest.raises(s.Error, match=r"^SHA256_digest\(\) failed: error \(returned 9\)$") as caught:
@@ -149,24 +87,9 @@ def test_pycryptodome_error_codes_raise(tmp_path: Path, builder: Builder) -> Non
     assert caught.value.function == "SHA256_digest" and isinstance(caught.value, s.KernelError)
 
 
-XXHASH_VERSION = "4.1.0"
-XXH3 = {
-    "exports": ["XXH3_64bits", "XXH3_64bits_withSeed", "XXH3_createState", "XXH3_freeState", "XXH3_64bits_reset",
-                "XXH3_64bits_update", "XXH3_64bits_digest", "XXH64", "XXH32", "XXH_versionNumber"],
-    "handles": {"XXH3_state_t": {"destroy": "XXH3_freeState"}},  # defined in xxhash.h: a handle only when declared
-    "functions": {
-        "XXH3_createState": {"return": "error if NULL"},
-        "XXH3_64bits_reset": {"return": "error if != 0"},
-        "XXH3_64bits_update": {"return": "error if != 0"},
-    },
-}  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def xxh_wasm(tmp_path_factory: pytest.TempPathFactory, builder: Builder) -> Any:
-    root = sdist("xxhash", XXHASH_VERSION)
-    # xxhash.c is `#define XXH_IMPLEMENTATION` + `#include "xxhash.h"`: every function is defined in the header
-    return _build(tmp_path_factory.mktemp("xxhash"), "xxh", root, ["deps/xxhash/xxhash.c"], **XXH3)
+    return libraries.xxh(tmp_path_factory.mktemp("xxhash"))
 
 
 def test_xxhash_matches_the_native_package(xxh_wasm: Any) -> None:

@@ -1,0 +1,104 @@
+"""The real C libraries of the integration tests and benchmarks: which sdist, and the declarations that bind it.
+
+Everything a user would write to bind each library's own public API (``exports``,
+``handles``, ``functions``), and a build of it with the real pipeline into a directory.
+No C of our own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from .sdists import sdist
+
+BROTLI_VERSION = "1.2.1"  # the sdist and the native package compared against
+BROTLI = {
+    "exports": [
+        "BrotliEncoderCompress",
+        "BrotliEncoderMaxCompressedSize",
+        "BrotliDecoderDecompress",
+        "BrotliEncoderVersion",
+        "BrotliDecoderVersion",
+        "BrotliDecoderErrorString",
+    ],
+    "functions": {
+        "BrotliEncoderCompress": {
+            "input_buffer": "in[input_size]",
+            "encoded_buffer": "out[*encoded_size = BrotliEncoderMaxCompressedSize(input_size)]",
+            "return": "error if false",
+        },
+        "BrotliDecoderDecompress": {"encoded_buffer": "in[encoded_size]", "decoded_buffer": "out[*decoded_size]"},
+    },
+}
+
+
+PYCRYPTODOME_VERSION = "4.4.0"
+STATUS = "error if != 0"  # pycryptodome's functions return 0 or an ERR_* code
+SHA256 = {
+    "exports": ["SHA256_init", "SHA256_update", "SHA256_digest", "SHA256_destroy", "SHA256_copy"],
+    "handles": {"hash_state": {"destroy": "SHA256_destroy"}},
+    "functions": {
+        "SHA256_init": {"shaState": "out", "return": STATUS},  # hash_state **: a new handle
+        "SHA256_update": {"return": STATUS},  # (hs, buf, len): buf and len pair by the rule
+        "SHA256_digest": {"digest": "out[digest_size = 32]", "return": STATUS},
+        "SHA256_copy": {"return": STATUS},
+    },
+}
+
+
+XXHASH_VERSION = "4.1.0"
+XXH3 = {
+    "exports": ["XXH3_64bits", "XXH3_64bits_withSeed", "XXH3_createState", "XXH3_freeState", "XXH3_64bits_reset",
+                "XXH3_64bits_update", "XXH3_64bits_digest", "XXH64", "XXH32", "XXH_versionNumber"],
+    "handles": {"XXH3_state_t": {"destroy": "XXH3_freeState"}},  # defined in xxhash.h: a handle only when declared
+    "functions": {
+        "XXH3_createState": {"return": "error if NULL"},
+        "XXH3_64bits_reset": {"return": "error if != 0"},
+        "XXH3_64bits_update": {"return": "error if != 0"},
+    },
+}  # fmt: skip
+
+
+def build(tmp: Path, name: str, root: Path, sources: list[str], **options: Any) -> Any:
+    from wasm_ext import WasmExtension
+    from wasm_ext.builder.pipeline import build_extension
+
+    package = tmp / "site" / f"lib_{name}"  # a package of its own: each build has a site of its own
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    ext = WasmExtension(f"lib_{name}.{name}", sources, **options)
+    build_extension(ext, source_root=root, package_dir=package, temp_dir=tmp / "tmp" / name)
+    sys.path.insert(0, str(tmp / "site"))
+    try:
+        return importlib.import_module(f"lib_{name}.{name}")
+    finally:
+        sys.path.remove(str(tmp / "site"))
+
+
+def brotli(tmp: Path) -> Any:
+    root = sdist("brotli", BROTLI_VERSION)
+    sources = sorted(
+        str(p.relative_to(root)) for part in ("common", "enc", "dec") for p in (root / "c" / part).glob("*.c")
+    )
+    return build(tmp, "brotli", root, sources, include_dirs=["c/include"], wasi=True, **BROTLI)
+
+
+SHA256_OPTIONS = {"include_dirs": ["src"], "define_macros": ["HAVE_STDINT_H", "HAVE_POSIX_MEMALIGN"]}
+
+
+def sha256(tmp: Path, **changes: Any) -> Any:
+    """pycryptodome's SHA-256: names made by token pasting (FUNC_NAME(_init) in hash_SHA2_template.c),
+    with the macros its setup.py defines."""
+    root = sdist("pycryptodome", PYCRYPTODOME_VERSION)
+    return build(
+        tmp, "sha256" + "_changed" * bool(changes), root, ["src/SHA256.c"], **SHA256_OPTIONS, **{**SHA256, **changes}
+    )
+
+
+def xxh(tmp: Path) -> Any:
+    """xxHash: xxhash.c is `#define XXH_IMPLEMENTATION` + `#include "xxhash.h"`, every function defined in the header."""
+    root = sdist("xxhash", XXHASH_VERSION)
+    return build(tmp, "xxh", root, ["deps/xxhash/xxhash.c"], **XXH3)
