@@ -157,7 +157,7 @@ def test_buffers_and_strings(build_c: Callable[..., Built]) -> None:
     [
         ("int f(int *p)", r"parameter p \(int \*\) is a pointer with no length: .*functions\.f\.p = \"out\""),
         ("int f(int x, ...)", r"variadic functions"),
-        ("int f(int (*cb)(int))", r"parameter cb has type 'int \(\*\)\(int\)'"),
+        ("int f(int (*cb)(int))", r"parameter cb \(int \(\*\)\(int\)\) is a function pointer: callbacks"),
         ("int *f(int x)", r"return type 'int \*' has no Python mapping"),
         ("int f(long double x)", r"parameter x has type 'long double'"),
         ("int f(int **pp, int n)", r"parameter pp has type 'int \*\*'"),

@@ -66,7 +66,10 @@ def test_a_pointer_to_an_incomplete_struct_is_a_handle() -> None:
 
 
 def test_a_defined_struct_is_a_handle_when_declared_one() -> None:
-    with pytest.raises(SignatureError, match="return type 'state_t \\*' has no Python mapping"):
+    with pytest.raises(
+        SignatureError,
+        match=r"its result \(state_t \*\) points to struct state: .* declare it a handle, handles.state_t = ",
+    ):
         _map(NEW, complete=True)
     (new, free) = _map(NEW, FREE, complete=True, handles={"state_t": {"destroy": "state_free"}})
     assert new.handles == (HandleType("state_t", "state_free", "struct state"),)

@@ -333,6 +333,13 @@ def _no_mapping(param: str, spelling: str) -> str:
     return f"parameter {param} has type {spelling!r}, which has no Python mapping; {HINT}"
 
 
+def _callback(param: str, spelling: str) -> str:
+    return (
+        f"parameter {param} ({spelling}) is a function pointer: callbacks into Python cannot be bound yet; "
+        "leave it out of `exports`"
+    )
+
+
 def _bad_result(spelling: str) -> str:
     return f"return type {spelling!r} has no Python mapping; {HINT}"
 
@@ -340,7 +347,7 @@ def _bad_result(spelling: str) -> str:
 # (fixture, function) -> what the error says after "<module>: function f() at <file>:<line>: "
 UNMAPPABLE = {
     ("unmappable", "variadic"): f"variadic functions (...) cannot be called from Python; {HINT}",
-    ("unmappable", "function_pointer"): _no_mapping("cb", "int (*)(int)"),
+    ("unmappable", "function_pointer"): _callback("cb", "int (*)(int)"),
     ("unmappable", "long_double_param"): _no_mapping("x", "long double"),
     ("unmappable", "long_double_result"): _bad_result("long double"),
     ("unmappable", "pointer_to_pointer"): _no_mapping("pp", "int **"),
@@ -349,7 +356,11 @@ UNMAPPABLE = {
     ("unmappable", "struct_by_value"): _no_mapping("p", "struct point"),
     ("unmappable", "struct_result"): _bad_result("struct point"),
     ("unmappable", "union_by_value"): _no_mapping("u", "union number"),
-    ("unmappable", "struct_pointer"): _no_mapping("p", "const struct point *"),
+    ("unmappable", "struct_pointer"): (
+        "parameter p (const struct point *) points to struct point: if the library hands these out as objects, declare "
+        'it a handle, handles."struct point" = {destroy = "the function that frees one"}; structs passed or returned by '
+        "value cannot be bound yet"
+    ),
     ("unmappable", "array_pointer"): _no_mapping("rows", "int (*)[4]"),
     ("unmappable", "array_param"): _no_length("array_param", "xs", "int *"),  # int xs[4] is int *
     ("unmappable", "complex_param"): _no_mapping("z", "_Complex double"),
@@ -365,7 +376,7 @@ UNMAPPABLE = {
     ("unmappable", "bool_pointer_without_length"): _no_length("bool_pointer_without_length", "flags", "bool *"),
     ("unmappable", "bad_second_param"): _no_length("bad_second_param", "p", "int *", "ok"),
     ("typedefs", "bad_pointer_typedef"): _no_mapping("rows", "dvec_ptr"),
-    ("typedefs", "bad_callback"): _no_mapping("cb", "callback_t"),
+    ("typedefs", "bad_callback"): _callback("cb", "callback_t"),
     ("typedefs", "bad_struct_typedef"): _no_mapping("p", "point_t"),
     ("typedefs", "bad_struct_result"): _bad_result("point_t"),
 }

@@ -127,6 +127,16 @@ def _pointer_hint(fn: str, p: RawParam, pointee: str | None, counts: Sequence[st
     )
 
 
+def _record_hint(spelling: str, base: str) -> str:
+    """What to declare for a pointer to a struct the sources define (an object the library hands out)."""
+    words = [w for w in spelling.replace("*", " ").split() if w not in _QUALIFIERS]
+    name = words[-1] if len(words) == 1 else f'"{base}"'  # a typedef name, or the tag (a quoted key)
+    return (
+        f"points to {base}: if the library hands these out as objects, declare it a handle, handles.{name} = "
+        '{destroy = "the function that frees one"}; structs passed or returned by value cannot be bound yet'
+    )
+
+
 def _is_length_name(pointer: str, candidate: str) -> bool:
     return candidate in LENGTH_NAMES or any(candidate == pointer + suffix for suffix in LENGTH_SUFFIXES)
 
@@ -189,6 +199,8 @@ def map_function(
     else:
         result = _enum_kind(result_base, enums) or _scalar_kind(result_base) if result_ptr == 0 else None
     if result is None:
+        if result_ptr == 1 and result_base.split()[0] in ("struct", "union"):
+            raise SignatureError(f"{where}: its result ({raw.result}) {_record_hint(raw.result, result_base)}")
         raise SignatureError(f"{where}: return type {raw.result!r} has no Python mapping; {_UNMAPPABLE_HINT}")
     raws = raw.params
     names = [p.name for p in raws]
@@ -395,6 +407,13 @@ def map_function(
         if pointers == 1 and kind is not None:
             hint = _pointer_hint(raw.name, p, kind, [n for n in integers if n not in {names[j] for j in lengths}])
             raise SignatureError(f"{where}: parameter {p.name or i!s} ({p.spelling}) {hint}")
+        if pointers < 0 and re.search(r"\(\*[^)]*\)\s*\(", base):  # T (*)(args): not T (*)[n]
+            raise SignatureError(
+                f"{where}: parameter {p.name or i!s} ({p.spelling}) is a function pointer: callbacks into Python "
+                "cannot be bound yet; leave it out of `exports`"
+            )
+        if pointers in (1, 2) and base.split()[0] in ("struct", "union"):
+            raise SignatureError(f"{where}: parameter {p.name or i!s} ({p.spelling}) {_record_hint(p.spelling, base)}")
         raise SignatureError(
             f"{where}: parameter {p.name or i!s} has type {p.spelling!r}, which has no Python "
             f"mapping; {_UNMAPPABLE_HINT}"
