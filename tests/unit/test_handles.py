@@ -257,3 +257,20 @@ def test_a_handle_of_another_sandbox_is_refused(kernels: FakeKernels, stub: Gene
     with pytest.raises(ValueError, match=r"^state_update\(\): s belongs to another instance of the module"):
         kernels["state_update"](foreign, 1)
     assert not [c for c in kernels.calls if c.export == "state_update"]
+
+
+def test_a_handle_out_of_a_call_that_succeeded_is_never_none(tmp_path: Any) -> None:
+    """With an error convention, success and NULL contradict each other: it raises, and the type says so."""
+    (init,) = _map(INIT, functions={"state_init": {"out": "out", "return": "error if != 0"}})
+    generated = write_stub([Function(**{**init.__dict__, "export": "state_init"})], tmp_path)
+    try:
+        kernels = FakeKernels(generated)
+        kernels.program("state_init", result=0)  # success, and the out slot left NULL
+        with pytest.raises(
+            generated.runtime("exceptions").KernelError,
+            match=r"state_init\(\): the call succeeded but gave no state_t \(NULL\)",
+        ):
+            kernels["state_init"]()
+        assert "def state_init() -> state_t:" in generated.pyi
+    finally:
+        generated.forget()

@@ -295,7 +295,10 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
             read = ""
             if p.kind in RETURNED_KINDS and p.kind != "output":
                 value = f"_v{values_index}[{list(offsets).index(position)}]"  # its place among the block's values
-                if p.kind == "handle_out":
+                if p.kind == "handle_out" and fn.error:  # the call said it succeeded: a NULL is an error too
+                    read = f'_wrap_handle({handle_alias(p.handle)}, _inst, {value}, "{fn.export}")'
+                    annotation = p.handle
+                elif p.kind == "handle_out":
                     read, annotation = f"_wrap_handle({handle_alias(p.handle)}, _inst, {value})", f"{p.handle} | None"
                 else:
                     read, annotation = (f"{enum_alias(p.enum)}({value})" if p.enum else value), p.enum or info.python

@@ -21,7 +21,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from .exceptions import not_picklable
+from .exceptions import KernelError, not_picklable
 
 if TYPE_CHECKING:
     from .instance import Instance
@@ -70,10 +70,13 @@ class Handle:
         self.close()
 
 
-def wrap_handle(cls: type[H], instance: Instance, address: int) -> H | None:
-    """A new handle of *cls* for *address* in *instance* (``None`` for NULL)."""
+def wrap_handle(cls: type[H], instance: Instance, address: int, function: str = "") -> H | None:
+    """A new handle of *cls* for *address* in *instance*: ``None`` for NULL, or with *function* (a call
+    whose error convention said it succeeded) a :class:`KernelError` naming it."""
     instance.run_deferred()
     if not address:
+        if function:
+            raise KernelError(f"{function}(): the call succeeded but gave no {cls.__name__} (NULL)")
         return None
     handle = object.__new__(cls)
     handle._address = address
