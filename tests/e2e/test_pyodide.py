@@ -80,19 +80,57 @@ WASM_EXPORT int32_t add(int32_t a, int32_t b) { return a + b; }
 """
 
 
+DECLARED_SOURCE = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct counter counter;
+struct counter { int value; char name[32]; };
+enum level { LOW = 0, MID = 1, HIGH = 2 };
+static int live_counters = 0;
+
+counter *counter_new(int start) {
+    if (start < 0) return NULL;
+    counter *c = calloc(1, sizeof *c); c->value = start; live_counters++; return c;
+}
+void counter_free(counter *c) { live_counters--; free(c); }
+int counter_add(counter *c, int n, int *twice) { c->value += n; *twice = 2 * c->value; return c->value; }
+const char *counter_name(counter *c) { snprintf(c->name, sizeof c->name, "counter at %d", c->value); return c->name; }
+int live(void) { return live_counters; }
+size_t hexify(uint8_t *dst, size_t cap, const uint8_t *src, size_t n) {
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n && 2 * i + 1 < cap; i++) { dst[2 * i] = d[src[i] >> 4]; dst[2 * i + 1] = d[src[i] & 15]; }
+    return 2 * n;
+}
+enum level level_of(int x) { return x > 2 ? (x > 5 ? (enum level)x : HIGH) : (enum level)x; }
+"""
+DECLARED = {
+    "exports": ["counter_new", "counter_free", "counter_add", "counter_name", "live", "hexify", "level_of"],
+    "handles": {"counter": {"destroy": "counter_free"}},
+    "functions": {
+        "counter_new": {"return": "error if NULL"},
+        "counter_add": {"twice": "out"},
+        "hexify": {"src": "in[n]", "dst": "out[cap = 2 * n] -> return"},
+    },
+}
+
+
 def test_engine_pitfalls_same_results_on_wasmtime_and_in_pyodide(
     node: str, build_c: Callable[..., Any], tmp_path: Path
 ) -> None:
     types = build_c("#include <stdbool.h>\n" + TYPES_SOURCE)
     wasi = build_c(WASI_SOURCE, filename="wasi.c", wasi=True)
+    declared = build_c(DECLARED_SOURCE, filename="declared.c", wasi=True, **DECLARED)  # snprintf
     site_zip = tmp_path / "site.zip"
     with zipfile.ZipFile(site_zip, "w") as zf:
-        for package_dir in (types.package_dir, wasi.package_dir):
+        for package_dir in (types.package_dir, wasi.package_dir, declared.package_dir):
             for path in package_dir.rglob("*"):
                 if path.is_file() and "__pycache__" not in path.parts:
                     zf.write(path, path.relative_to(package_dir.parent))
     check = REPO / "tests" / "pyodide" / "check_engines.py"
-    packages = [types.package, wasi.package]
+    packages = [types.package, wasi.package, declared.package]
     host = subprocess.run(
         [sys.executable, str(check), str(site_zip), *packages], check=False, capture_output=True, text=True
     )

@@ -1,7 +1,8 @@
 """Engine pitfalls, checked the same way on wasmtime (CPython) and in Pyodide (Node).
 
-Usage: ``check_engines.py SITE_ZIP TYPES_PACKAGE WASI_PACKAGE``: SITE_ZIP holds both
-packages, built by tests/test_pyodide.py from ``TYPES_SOURCE`` and ``WASI_SOURCE`` there.
+Usage: ``check_engines.py SITE_ZIP TYPES_PACKAGE WASI_PACKAGE DECLARED_PACKAGE``: SITE_ZIP holds
+the packages, built by tests/e2e/test_pyodide.py from ``TYPES_SOURCE``, ``WASI_SOURCE`` and
+``DECLARED_SOURCE`` there (handles, values by pointer, output buffers, enums, strings, errors).
 Exits non-zero on the first failure.
 """
 
@@ -48,6 +49,21 @@ def main() -> None:
         assert w.try_open(path) == -1, path
     assert w.say_hello() < 0 or sys.platform != "emscripten"  # stdout write refused (ENOTCAPABLE)
     assert w.add(2, 3) == 5
+
+    # what declarations bind: the same on both engines
+    d = importlib.import_module(f"{sys.argv[4]}.kernels")
+    with d.counter_new(5) as c:
+        assert d.counter_add(c, 2) == (7, 14)  # an int result, then an out value
+        assert d.counter_name(c) == "counter at 7"
+    assert c.closed and d.live() == 0  # destroyed exactly once
+    assert d.hexify(b"\x01\xab") == b"01ab"  # an output buffer, its length the result
+    assert d.level_of(3) is d.level.HIGH and d.level_of(9) == 9  # an enum, and a value outside it
+    try:
+        d.counter_new(-1)
+    except d.Error as exc:
+        assert exc.function == "counter_new", exc
+    else:
+        raise AssertionError("no Error for a NULL counter")
     print(f"engines ok on {sys.platform}")
 
 
