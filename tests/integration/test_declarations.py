@@ -10,13 +10,14 @@ from __future__ import annotations
 import inspect
 import logging
 import zlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from support.building import Builder
 
-from wasm_ext.errors import SignatureError
+from wasm_ext.errors import SignatureError, WasmCompileError
 
 LIBRARY = r"""
 #include <stddef.h>
@@ -376,3 +377,24 @@ def test_output_buffer_types(builder: Builder) -> None:
     assert "def encode(src: Buffer | WasmBuffer) -> bytes:" in pyi
     assert "def squeeze(input: Buffer | WasmBuffer) -> bytes:" in pyi
     assert "def iota(count: int) -> bytes:" in pyi
+
+
+def test_static_functions_of_a_header_are_exported_through_wrappers(builder: Builder, tmp_path: Path) -> None:
+    """A header-only library's `static inline` functions: wrapped in their source's unit, exported by name."""
+    header = tmp_path / "tiny.h"
+    header.write_text(
+        "#include <stdint.h>\n#include <stddef.h>\n"
+        "static inline int32_t tiny_twice(int32_t x) { return 2 * x; }\n"
+        "static inline void tiny_fill(uint8_t *p, size_t n, uint8_t v) { for (size_t i = 0; i < n; i++) p[i] = v; }\n"
+        "static int32_t tiny_hidden(void) { return 7; }\n"
+    )
+    source = f'#include "{header}"\nstatic int32_t in_the_c_file(void) {{ return 1; }}\nint32_t use(void) {{ return in_the_c_file() + tiny_hidden(); }}\n'
+    lib = builder.build(
+        source, exports=["tiny_twice", "tiny_fill", "tiny_hidden", "use"], include_dirs=[str(tmp_path)]
+    ).import_stub()
+    assert lib.tiny_twice(21) == 42 and lib.tiny_hidden() == 7 and lib.use() == 8
+    buf = bytearray(4)
+    lib.tiny_fill(buf, 9)
+    assert buf == b"\t" * 4
+    with pytest.raises(WasmCompileError, match=r"in_the_c_file\(\) \(.*\) is static: the linker cannot export"):
+        builder.build(source, exports=["in_the_c_file"], include_dirs=[str(tmp_path)])

@@ -296,7 +296,17 @@ def test_declaration_then_definition_merge() -> None:
         _fn("f", loc={"line": 12}, params=(("z", "int"),)),  # a later redeclaration changes nothing
     )
     assert info.functions == {
-        "f": RawFunction("f", [RawParam("a", "int"), RawParam("b", "float")], "int", False, "main.c:9", "A", True, True)
+        "f": RawFunction(
+            "f",
+            [RawParam("a", "int"), RawParam("b", "float")],
+            "int",
+            False,
+            "main.c:9",
+            "A",
+            True,
+            True,
+            unit="main.c",
+        )
     }
 
 

@@ -498,7 +498,8 @@ def test_a_static_function_cannot_be_exported() -> None:
         select_exports(info, ["ok", "helper"], module=MODULE)
     assert str(caught.value) == (
         f"{MODULE}: helper() (k.c:3) is static: the linker cannot export a function with internal linkage; "
-        "export a non-static function that calls it"
+        "export a non-static function that calls it (a static function defined in a header is exported through "
+        "a wrapper the build generates)"
     )
 
 
@@ -523,3 +524,34 @@ def test_every_unmappable_function_is_reported_at_once() -> None:
     assert first == f"{MODULE}: 2 functions cannot be mapped:"
     assert [line.split(":")[0].strip() for line in rest] == ["function bad_one() at k.c", "function bad_two() at k.c"]
     assert [f.name for f in map_functions(info, ["ok"], module=MODULE)] == ["ok"]
+
+
+def test_a_static_function_of_a_header_is_wrapped_not_refused() -> None:
+    info = SourceInfo()
+    info.functions["twice"] = RawFunction(
+        "twice", [RawParam("x", "int")], "int", False, "/p/tiny.h:2", defined=True, static=True, unit="/p/k.c"
+    )
+    info.functions["local"] = RawFunction(
+        "local", [], "int", False, "/p/k.c:9", defined=True, static=True, unit="/p/k.c"
+    )
+    assert select_exports(info, ["twice"], module=MODULE) == ["twice"]
+    with pytest.raises(WasmCompileError, match=r"local\(\) \(/p/k.c:9\) is static"):
+        select_exports(info, ["twice", "local"], module=MODULE)
+
+
+def test_the_wrapper_unit_includes_its_source_and_exports_each_static_function() -> None:
+    from pathlib import Path
+
+    from wasm_ext.builder.compile import wrapper_source
+
+    fns = [
+        RawFunction("twice", [RawParam("x", "int")], "int", False, "h:1"),
+        RawFunction("fill", [RawParam("p", "uint8_t *"), RawParam("n", "size_t")], "void", False, "h:2"),
+        RawFunction("seven", [], "int", False, "h:3"),
+    ]
+    assert wrapper_source(Path("/p/k.c"), fns).splitlines()[1:] == [
+        '#include "/p/k.c"',
+        '__attribute__((export_name("twice"))) int __wasm_ext_export_twice(int a0) { return twice(a0); }',
+        '__attribute__((export_name("fill"))) void __wasm_ext_export_fill(uint8_t *a0, size_t a1) { fill(a0, a1); }',
+        '__attribute__((export_name("seven"))) int __wasm_ext_export_seven(void) { return seven(); }',
+    ]

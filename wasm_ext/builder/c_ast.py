@@ -40,6 +40,7 @@ class RawFunction:
     defined: bool = False
     marked: bool = False  # WASM_EXPORT or export_name(...)
     static: bool = False  # internal linkage: the linker cannot export it
+    unit: str = ""  # the source whose translation unit holds the definition (a static one is wrapped there)
     # parameter -> "in", "out" or "in,out": what its doc comment says (Doxygen's @param[out] x)
     directions: dict[str, str] = field(default_factory=dict)
 
@@ -341,7 +342,7 @@ def collect(
                 anonymous[node.get("id", "")] = enum
         elif kind == "FunctionDecl" and "name" in node:
             ours = file == main_file or (project is not None and bool(file) and project(file))
-            _add_function(node, file, line, ours, info)
+            _add_function(node, file, line, ours, info, main_file)
 
 
 class LocationTracker:
@@ -426,7 +427,7 @@ def _enumerators(node: dict[str, Any]) -> list[tuple[str, int]]:
     return members
 
 
-def _add_function(node: dict[str, Any], file: str, line: Any, ours: bool, info: SourceInfo) -> None:
+def _add_function(node: dict[str, Any], file: str, line: Any, ours: bool, info: SourceInfo, unit: str = "") -> None:
     inner = node.get("inner", [])
     name = node["name"]
     qual = node.get("type", {}).get("qualType", "")
@@ -450,6 +451,7 @@ def _add_function(node: dict[str, Any], file: str, line: Any, ours: bool, info: 
         fn.params, fn.result, fn.variadic = params, result, bool(node.get("variadic"))
         fn.location = f"{file}:{line}"
         fn.defined = True
+        fn.unit = unit
     fn.static = fn.static or node.get("storageClass") == "static"
     fn.marked = fn.marked or marked
     if doc and not fn.doc:

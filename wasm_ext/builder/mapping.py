@@ -455,6 +455,12 @@ def map_function(
     )
 
 
+def wrappable(fn: RawFunction) -> bool:
+    """A static function defined in a header: the build exports it through a generated wrapper
+    compiled in its source's translation unit (where the header defines it)."""
+    return fn.static and fn.defined and bool(fn.unit) and fn.location.rpartition(":")[0] != fn.unit
+
+
 def select_exports(info: SourceInfo, requested: Sequence[str] | None, *, module: str) -> list[str]:
     """The C functions to export: *requested* (checked to exist) or every marked one."""
     if requested is None:
@@ -472,12 +478,13 @@ def select_exports(info: SourceInfo, requested: Sequence[str] | None, *, module:
             f"{module}: unknown export(s) {', '.join(missing)}: no such function is defined in "
             f"the sources or the project's headers. Functions defined: {', '.join(info.defined) or 'none'}"
         )
-    internal = [name for name in requested if info.functions[name].static]
+    internal = [name for name in requested if info.functions[name].static and not wrappable(info.functions[name])]
     if internal:
         raise WasmCompileError(
             f"{module}: {', '.join(f'{n}() ({info.functions[n].location})' for n in internal)} "
             f"{'is' if len(internal) == 1 else 'are'} static: the linker cannot export a function with "
-            "internal linkage; export a non-static function that calls it"
+            "internal linkage; export a non-static function that calls it (a static function defined in a "
+            "header is exported through a wrapper the build generates)"
         )
     return list(dict.fromkeys(requested))
 

@@ -123,7 +123,8 @@ def _compiled(plan: BuildPlan, stages: StageCache) -> compile_stage.CompiledModu
     )
     for warning in warnings:
         log.warning("%s", warning)
-    compiled = compile_stage.compile_module(plan, functions, info.defined)
+    static = {name: info.functions[name] for name in names if mapping.wrappable(info.functions[name])}
+    compiled = compile_stage.compile_module(plan, functions, info.defined, static)
     meta = {
         "features": list(compiled.features),
         "functions": [f.to_json() for f in compiled.functions],
