@@ -255,35 +255,6 @@ ERROR_DECLARATIONS = {
 
 
 def test_error_conventions(builder: Builder) -> None:
-    lib = builder.build(
-        ERRORS,
-        exports=[
-            "parse_count",
-            "set_level",
-            "get_level",
-            "codec_new",
-            "codec_free",
-            "compress_bound",
-            "is_error",
-            "error_name",
-        ],
-        functions=ERROR_DECLARATIONS,
-        handles={"codec": {"destroy": "codec_free"}},
-    ).import_stub()
-    assert lib.parse_count(b"abc") == 3
-    with pytest.raises(lib.Error) as caught:
-        lib.parse_count(b"abcdef")
-    assert (caught.value.function, caught.value.code, caught.value.detail) == ("parse_count", -6, "too long")
-    assert isinstance(caught.value, lib.KernelError)
-    with lib.codec_new(3) as c:
-        assert lib.set_level(c, 7) is None and lib.get_level(c) == 7
-        with pytest.raises(lib.Error, match=r"^set_level\(\) failed: level out of range \(returned 2\)$"):
-            lib.set_level(c, 12)
-    with pytest.raises(lib.Error, match=r"^codec_new\(\) failed: error \(returned 0\)$"):
-        lib.codec_new(-1)
-    assert lib.compress_bound(10) == 20
-    with pytest.raises(lib.Error, match=rf"^compress_bound\(\) failed: error \(returned {2**32 - 1}\)$"):
-        lib.compress_bound(1000)
     built = builder.build(
         ERRORS,
         exports=[
@@ -299,6 +270,21 @@ def test_error_conventions(builder: Builder) -> None:
         functions=ERROR_DECLARATIONS,
         handles={"codec": {"destroy": "codec_free"}},
     )
+    lib = built.import_stub()
+    assert lib.parse_count(b"abc") == 3
+    with pytest.raises(lib.Error) as caught:
+        lib.parse_count(b"abcdef")
+    assert (caught.value.function, caught.value.code, caught.value.detail) == ("parse_count", -6, "too long")
+    assert isinstance(caught.value, lib.KernelError)
+    with lib.codec_new(3) as c:
+        assert lib.set_level(c, 7) is None and lib.get_level(c) == 7
+        with pytest.raises(lib.Error, match=r"^set_level\(\) failed: level out of range \(returned 2\)$"):
+            lib.set_level(c, 12)
+    with pytest.raises(lib.Error, match=r"^codec_new\(\) failed: error \(returned 0\)$"):
+        lib.codec_new(-1)
+    assert lib.compress_bound(10) == 20
+    with pytest.raises(lib.Error, match=rf"^compress_bound\(\) failed: error \(returned {2**32 - 1}\)$"):
+        lib.compress_bound(1000)
     pyi = (built.package_dir / "kernels.pyi").read_text()
     assert "def codec_new(level: int) -> codec:" in pyi and "def set_level(c: codec, level: int) -> None:" in pyi
 

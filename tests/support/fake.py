@@ -14,12 +14,13 @@ buffers in and (for written buffers) back out. Nothing here needs a C compiler o
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import itertools
 import os
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -114,6 +115,17 @@ def write_stub(
     files.stub_types.write_text(pyi)
     copy_runtime(files)
     return GeneratedStub(module_name, tuple(functions), site, files, py, pyi)
+
+
+@contextlib.contextmanager
+def imported_stub(functions: Sequence[Function], directory: Path) -> Iterator[GeneratedStub]:
+    """A stub of *functions* written under *directory* and imported, forgotten again on leaving."""
+    generated = write_stub(functions, directory)
+    generated.import_module()
+    try:
+        yield generated
+    finally:
+        generated.forget()
 
 
 # -- the fake engine --------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from support.fake import (
     KernelFailed,
     buffer,
     function,
+    imported_stub,
     scalar,
     string,
     write_stub,
@@ -130,10 +131,8 @@ def kernel_source(py: str, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GeneratedStub]:
-    generated = write_stub(FUNCTIONS, tmp_path_factory.mktemp("codegen"))
-    generated.import_module()
-    yield generated
-    generated.forget()
+    with imported_stub(FUNCTIONS, tmp_path_factory.mktemp("codegen")) as generated:
+        yield generated
 
 
 @pytest.fixture
@@ -722,16 +721,13 @@ def test_two_kernels_with_one_export_name_are_refused() -> None:
 
 def test_all_lists_kernels_then_runtime_names_in_ruff_order(tmp_path: Path) -> None:
     fns = [function("zeta", buffer("b")), function("Alpha"), function("k10"), function("k2"), function("MAX_N")]
-    generated = write_stub(fns, tmp_path)
-    try:
+    with imported_stub(fns, tmp_path) as generated:
         module = generated.import_module()
         expected = ["MAX_N", "Alpha", "KernelError", "KernelTimeout", "KernelTrap", "Sandbox", "WasiGrants"]
         expected += ["WasmBuffer", "alloc", "k2", "k10", "sandbox", "zeta"]
         assert module.__all__ == expected
         assert all(hasattr(module, name) for name in expected)
         assert ast.literal_eval(_assigned(generated.pyi, "__all__")) == expected
-    finally:
-        generated.forget()
 
 
 def _assigned(source: str, target: str) -> str:
@@ -752,8 +748,7 @@ def _defined(source: str, scope: str | None = None) -> set[str]:
 @pytest.mark.parametrize("memory", [False, True])
 def test_alloc_only_with_memory_parameters(tmp_path: Path, memory: bool) -> None:
     extra = [function("take", string("s"))] if memory else []
-    generated = write_stub([function("plain", scalar("x", "i32")), *extra], tmp_path)
-    try:
+    with imported_stub([function("plain", scalar("x", "i32")), *extra], tmp_path) as generated:
         module = generated.import_module()
         assert ("alloc" in module.__all__) is memory
         assert hasattr(module, "alloc") is memory
@@ -762,8 +757,6 @@ def test_alloc_only_with_memory_parameters(tmp_path: Path, memory: bool) -> None
         assert ("alloc" in _defined(generated.pyi, "Sandbox")) is memory
         assert ("_in_string" in generated.py) is memory and "_in_buffer" not in generated.py
         assert "_check_float" not in generated.py and "from typing_extensions import Buffer" not in generated.py
-    finally:
-        generated.forget()
 
 
 def test_module_alloc_goes_to_the_kernel_module(

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from support.fake import FakeCall, FakeInstance, FakeKernels, GeneratedStub, write_stub
+from support.fake import FakeCall, FakeInstance, FakeKernels, GeneratedStub, imported_stub
 
 from wasm_ext import WasmExtension
 from wasm_ext.builder.c_ast import RawFunction, RawParam, SourceInfo, collect
@@ -341,10 +341,8 @@ FUNCTIONS = [Function(**{**f.__dict__, "name": e, "export": e}) for f, e in zip(
 
 @pytest.fixture(scope="module")
 def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GeneratedStub]:
-    generated = write_stub(FUNCTIONS, tmp_path_factory.mktemp("declarations"))
-    generated.import_module()
-    yield generated
-    generated.forget()
+    with imported_stub(FUNCTIONS, tmp_path_factory.mktemp("declarations")) as generated:
+        yield generated
 
 
 @pytest.fixture
@@ -492,8 +490,7 @@ class _Memory(FakeInstance):
 
 
 def test_string_results_over_the_fake_engine(tmp_path: Path) -> None:
-    generated = write_stub(STRINGS, tmp_path)
-    try:
+    with imported_stub(STRINGS, tmp_path) as generated:
         kernels = FakeKernels(generated, instance=_Memory(b"\0ok\0caf\xc3\xa9 \xff\0"))
         kernels.program("error_name", result=1)
         assert kernels["error_name"](3) == "ok"
@@ -504,8 +501,6 @@ def test_string_results_over_the_fake_engine(tmp_path: Path) -> None:
         assert text == "café \udcff" and text.encode("utf-8", "surrogateescape") == b"caf\xc3\xa9 \xff"
         assert kernels.instance.freed == [4]
         assert "def error_name(code: int) -> str | None:" in generated.pyi
-    finally:
-        generated.forget()
 
 
 # --- error conventions ------------------------------------------------------------------
@@ -595,8 +590,7 @@ ERRORS = [
 
 
 def test_errors_over_the_fake_engine(tmp_path: Path) -> None:
-    generated = write_stub(ERRORS, tmp_path)
-    try:
+    with imported_stub(ERRORS, tmp_path) as generated:
         module = generated.import_module()
         kernels = FakeKernels(generated, instance=_Memory(b"\0bad input\0"))
         kernels.program("decode", result=5)
@@ -621,22 +615,17 @@ def test_errors_over_the_fake_engine(tmp_path: Path) -> None:
             kernels["reset"](1)
         assert "def reset(x: int) -> None:" in generated.pyi and "class Error(_LibraryError):" in generated.pyi
         assert "Error" in module.__all__
-    finally:
-        generated.forget()
 
 
 def test_an_out_value_after_an_in_value_reads_its_own_place(tmp_path: Path) -> None:
     """Before: the out value was read from the block's first place (the in value's)."""
     fn = _mapped(_raw(("a", "const int *"), ("b", "int *"), result="void"), a="in", b="out")
-    generated = write_stub([Function(**{**fn.__dict__, "name": "g", "export": "g"})], tmp_path)
-    try:
+    with imported_stub([Function(**{**fn.__dict__, "name": "g", "export": "g"})], tmp_path) as generated:
         kernels = FakeKernels(generated)
         kernels.program(
             "g", effect=lambda call, instance: instance.poke(int(call.value("u32", 1)), struct.pack("<i", 9))
         )
         assert kernels["g"](4) == 9
-    finally:
-        generated.forget()
 
 
 # --- output buffers ---------------------------------------------------------------------
@@ -690,8 +679,7 @@ OUTPUT_FUNCTIONS = [
 
 
 def test_output_buffers_over_the_fake_engine(tmp_path: Path) -> None:
-    generated = write_stub(OUTPUT_FUNCTIONS, tmp_path)
-    try:
+    with imported_stub(OUTPUT_FUNCTIONS, tmp_path) as generated:
         kernels = FakeKernels(generated)
 
         def fill(call: FakeCall, instance: FakeInstance) -> None:
@@ -710,5 +698,3 @@ def test_output_buffers_over_the_fake_engine(tmp_path: Path) -> None:
 
         kernels.program("fill_ints", effect=fill_ints)
         assert kernels["fill_ints"]() == struct.pack("<2i", 7, 8)
-    finally:
-        generated.forget()

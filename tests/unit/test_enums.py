@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.fake import FakeCall, FakeInstance, FakeKernels, GeneratedStub, write_stub
+from support.fake import FakeCall, FakeInstance, FakeKernels, GeneratedStub, imported_stub
 
 from wasm_ext.builder.c_ast import RawEnum, RawFunction, RawParam, SourceInfo, collect
 from wasm_ext.builder.mapping import map_function
@@ -112,10 +112,8 @@ FUNCTIONS = [
 
 @pytest.fixture(scope="module")
 def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GeneratedStub]:
-    generated = write_stub(FUNCTIONS, tmp_path_factory.mktemp("enums"))
-    generated.import_module()
-    yield generated
-    generated.forget()
+    with imported_stub(FUNCTIONS, tmp_path_factory.mktemp("enums")) as generated:
+        yield generated
 
 
 def test_the_class(stub: GeneratedStub) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.fake import FakeCall, FakeInstance, FakeKernels, GeneratedStub, write_stub
+from support.fake import FakeCall, FakeInstance, FakeKernels, GeneratedStub, imported_stub
 
 from wasm_ext import WasmExtension
 from wasm_ext.builder.c_ast import RawFunction, RawParam, SourceInfo
@@ -135,10 +135,8 @@ FUNCTIONS = [Function(**{**f.__dict__, "export": f.name}) for f in FUNCTIONS]
 
 @pytest.fixture(scope="module")
 def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GeneratedStub]:
-    generated = write_stub(FUNCTIONS, tmp_path_factory.mktemp("handles"))
-    generated.import_module()
-    yield generated
-    generated.forget()
+    with imported_stub(FUNCTIONS, tmp_path_factory.mktemp("handles")) as generated:
+        yield generated
 
 
 @pytest.fixture
@@ -262,8 +260,7 @@ def test_a_handle_of_another_sandbox_is_refused(kernels: FakeKernels, stub: Gene
 def test_a_handle_out_of_a_call_that_succeeded_is_never_none(tmp_path: Any) -> None:
     """With an error convention, success and NULL contradict each other: it raises, and the type says so."""
     (init,) = _map(INIT, functions={"state_init": {"out": "out", "return": "error if != 0"}})
-    generated = write_stub([Function(**{**init.__dict__, "export": "state_init"})], tmp_path)
-    try:
+    with imported_stub([Function(**{**init.__dict__, "export": "state_init"})], tmp_path) as generated:
         kernels = FakeKernels(generated)
         kernels.program("state_init", result=0)  # success, and the out slot left NULL
         with pytest.raises(
@@ -272,5 +269,3 @@ def test_a_handle_out_of_a_call_that_succeeded_is_never_none(tmp_path: Any) -> N
         ):
             kernels["state_init"]()
         assert "def state_init() -> state_t:" in generated.pyi
-    finally:
-        generated.forget()
