@@ -193,7 +193,6 @@ def test_destroy_runs_once_on_close_with_or_the_destroy_function(kernels: FakeKe
     u = kernels["state_new"](3)
     assert kernels["state_free"](u) is None and u.closed and len(_destroys(kernels)) == 3
     assert not [c for c in kernels.calls if c.export == "state_free"]  # closed, not called a second time
-    kernels["state_free"](u) if False else None
     with pytest.raises(ValueError, match="is closed"):
         kernels["state_free"](u)
 
