@@ -258,7 +258,7 @@ def docs(draw: st.DrawFn) -> str:
 @st.composite
 def params(draw: st.DrawFn) -> Params:
     name = draw(identifiers().filter(lambda n: n != "self"))
-    kind = draw(st.sampled_from(["scalar"] * 3 + ["buffer", "string", "in", "inout", "out"]))
+    kind = draw(st.sampled_from(["scalar"] * 3 + ["buffer"] * 3 + ["string", "in", "inout", "out"]))
     if kind == "scalar":
         return scalar(name, draw(st.sampled_from(list(SCALARS))))
     if kind == "string":

@@ -85,7 +85,8 @@ def wrap_handle(cls: type[H], instance: Instance, address: int, function: str = 
     handle._finalizer = None
     if cls._destroy:
         finalizer = weakref.finalize(handle, _destroy, instance, cls._destroy, address, handle._owner, os.getpid())
-        finalizer.atexit = False
+        settable: Any = finalizer  # typeshed's finalize for Python 3.9 lists no atexit attribute
+        settable.atexit = False  # nothing runs at interpreter exit: the instances go with the process
         handle._finalizer = finalizer
     return handle
 
