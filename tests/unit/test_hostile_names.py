@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.fake import FakeKernels, GeneratedStub, write_stub
+from support.fake import FakeKernels, GeneratedStub, imported_stub, write_stub
 
 from wasm_ext.builder.c_ast import RawFunction, RawParam
 from wasm_ext.builder.mapping import map_function
@@ -129,3 +129,13 @@ def test_a_source_file_name_cannot_end_the_header_comment(tmp_path: Path) -> Non
         assert FakeKernels(generated)["f"]() == 0
     finally:
         generated.forget()
+
+
+def test_a_parameter_named_like_a_builtin_the_kernel_uses(tmp_path: Path) -> None:
+    """Before: a parameter called AttributeError shadowed the builtin the kernel's binding lookup catches."""
+    raw = RawFunction("f", [RawParam("AttributeError", "int")], "int", False, "k.c:1")
+    fn = replace(map_function(raw, {}, module="kernels"), export="f")
+    with imported_stub([fn], tmp_path) as generated:
+        kernels = FakeKernels(generated)
+        kernels.program("f", result=3)
+        assert kernels["f"](AttributeError=5) == 3 and kernels.calls[0].value("i32", 0) == 5
