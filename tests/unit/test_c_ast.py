@@ -42,7 +42,10 @@ def test_recording_is_trimmed_and_names_files_by_basename(fixture: str) -> None:
     files = {node["loc"]["file"] for node in tree["inner"]}
     assert f"{fixture}.c" in files
     assert not [f for f in files if "/" in f or "\\" in f], "absolute paths left in the recording"
-    assert all(node["kind"] in ("TypedefDecl", "FunctionDecl") for node in tree["inner"])
+    assert all(node["kind"] in ("TypedefDecl", "FunctionDecl", "RecordDecl", "EnumDecl") for node in tree["inner"])
+    records = [node for node in tree["inner"] if node["kind"] in ("RecordDecl", "EnumDecl")]
+    assert all(node["loc"]["file"] == f"{fixture}.c" for node in records)  # the fixture's own, not the headers'
+    assert not [n for n in records if "range" in n or any("loc" in c for c in n.get("inner", []))]
     bodies = [c for node in tree["inner"] for c in node.get("inner", []) if c["kind"] == "CompoundStmt"]
     assert bodies and all(body == {"kind": "CompoundStmt"} for body in bodies)
 

@@ -14,9 +14,11 @@ import functools
 import pytest
 from support.asts import line_of, load_info
 
+from wasm_ext.builder import mapping
 from wasm_ext.builder.c_ast import RawFunction, RawParam, SourceInfo
 from wasm_ext.builder.mapping import map_function, map_functions, select_exports
 from wasm_ext.builder.model import Function, Param
+from wasm_ext.builder.structs import StructLayouts
 from wasm_ext.errors import SignatureError, WasmCompileError
 
 MODULE = "kernels"
@@ -33,7 +35,10 @@ def _raw(fixture: str, name: str) -> RawFunction:
 
 
 def _map(fixture: str, name: str) -> Function:
-    return map_function(_raw(fixture, name), _info(fixture).typedefs, module=MODULE)
+    info = _info(fixture)
+    return map_function(
+        _raw(fixture, name), info.typedefs, module=MODULE, enums=info.enums, structs=StructLayouts(info)
+    )
 
 
 def _error(fixture: str, name: str) -> str:
@@ -67,7 +72,8 @@ SCALAR_KINDS = {
 def test_scalar_kind(ctype: str, kind: str) -> None:
     raw = _raw("scalars", f"echo_{ctype}")
     fn = _map("scalars", f"echo_{ctype}")
-    assert fn.params == (Param("v", "scalar", kind, raw.params[0].spelling),)
+    enum = {"enum_level": "level", "color_t": "color_t"}.get(ctype, "")  # the stub's enum class
+    assert fn.params == (Param("v", "scalar", kind, raw.params[0].spelling, enum=enum),)
     assert (fn.result, fn.result_spelling) == (kind, raw.result)
 
 
@@ -137,7 +143,7 @@ def test_typedef_resolution(name: str, params: tuple[Param, ...], result: str) -
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="mapping._canonical: const on a typedef'd pointee (typedef const int cint_t; cint_t *xs) is dropped",
+    reason="c_types.canonical: const on a typedef'd pointee (typedef const int cint_t; cint_t *xs) is dropped",
 )
 def test_const_from_the_pointee_typedef_makes_a_read_only_buffer() -> None:
     (xs, _) = _map("typedefs", "const_typedef_pointee").params
@@ -353,13 +359,17 @@ UNMAPPABLE = {
     ("unmappable", "pointer_to_pointer"): _no_mapping("pp", "int **"),
     ("unmappable", "returns_pointer"): _bad_result("int *"),
     ("unmappable", "returns_void_pointer"): _bad_result("void *"),
-    ("unmappable", "struct_by_value"): _no_mapping("p", "struct point"),
-    ("unmappable", "struct_result"): _bad_result("struct point"),
-    ("unmappable", "union_by_value"): _no_mapping("u", "union number"),
+    ("unmappable", "union_by_value"): (
+        "parameter u (union number) is a union number, which cannot be passed as a value: union number is a union: "
+        "only structs can be passed by value"
+    ),
+    ("unmappable", "struct_with_pointer"): (
+        "parameter h (struct holder) is a struct holder, which cannot be passed as a value: struct holder holds a "
+        "pointer, field text (const char *): a struct with pointers is no plain data; if the library hands it out "
+        "as an object, declare it a handle"
+    ),
     ("unmappable", "struct_pointer"): (
-        "parameter p (const struct point *) points to struct point: if the library hands these out as objects, declare "
-        'it a handle, handles."struct point" = {destroy = "the function that frees one"}; structs passed or returned by '
-        "value cannot be bound yet"
+        f"parameter p (const struct point *): arrays of structs cannot be bound yet; {mapping._UNMAPPABLE_HINT}"
     ),
     ("unmappable", "array_pointer"): _no_mapping("rows", "int (*)[4]"),
     ("unmappable", "array_param"): _no_length("array_param", "xs", "int *"),  # int xs[4] is int *
@@ -377,9 +387,13 @@ UNMAPPABLE = {
     ("unmappable", "bad_second_param"): _no_length("bad_second_param", "p", "int *", "ok"),
     ("typedefs", "bad_pointer_typedef"): _no_mapping("rows", "dvec_ptr"),
     ("typedefs", "bad_callback"): _callback("cb", "callback_t"),
-    ("typedefs", "bad_struct_typedef"): _no_mapping("p", "point_t"),
-    ("typedefs", "bad_struct_result"): _bad_result("point_t"),
 }
+
+
+def test_a_typedef_of_a_struct_is_passed_and_returned_by_value() -> None:
+    by_value, result = _map("typedefs", "struct_typedef"), _map("typedefs", "struct_typedef_result")
+    assert [(p.kind, p.struct) for p in by_value.params] == [("struct", "point_t")]
+    assert (result.result_struct, result.returns_indirect) == ("point_t", True)
 
 
 @pytest.mark.parametrize(("fixture", "name"), UNMAPPABLE, ids=[f"{f}-{n}" for f, n in UNMAPPABLE])

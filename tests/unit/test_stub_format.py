@@ -25,12 +25,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from ruff.__main__ import find_ruff_bin
+from support.asts import load_info
 from support.fake import buffer, function, scalar, write_stub
 from support.fake import string as string_param
 from support.models import C_TYPES, Params
 
+from wasm_ext.builder.mapping import map_functions
 from wasm_ext.builder.model import SCALARS, VOID, EnumType, Function, Param
 from wasm_ext.builder.stubgen import render, reserved_names
+from wasm_ext.declarations import parse_functions
 
 # -- running ruff ----------------------------------------------------------------------------
 
@@ -123,8 +126,18 @@ ENUMS = (
         enums=(LONG_ENUM, EnumType("color", (("RED", 0),), "k.c:2")),
     ),
 )
+STRUCTS = tuple(
+    replace(f, export=f.name)
+    for f in map_functions(
+        load_info("structs"),
+        ["hash", "twice", "dot", "fill", "grow", "echo"],
+        module="pkg.kernels",
+        declared=parse_functions({"fill": {"out": "out"}, "grow": {"p": "inout"}}, where="setup.py"),
+    )
+)
 FIXED_CORPUS = [
     Case("pkg.kernels", ENUMS),
+    Case("pkg.kernels", STRUCTS),
     Case("pkg.kernels", (EVERY_PARAMETER,)),
     Case("pkg.kernels", ONE_OF_EACH),
     Case("pkg.kernels", MEMORY),
@@ -163,7 +176,7 @@ def test_a_stub_ruff_dislikes_is_reported(tmp_path: Path) -> None:
 
 
 def test_generated_stub_and_runtime_pass_mypy_strict(tmp_path: Path) -> None:
-    generated = write_stub([EVERY_PARAMETER, *MEMORY, *ONE_OF_EACH], tmp_path)
+    generated = write_stub([EVERY_PARAMETER, *MEMORY, *ONE_OF_EACH, *STRUCTS], tmp_path)
     (generated.files.directory / "py.typed").write_text("")
     command = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "mypy-cache")]
     command += ["--python-version", f"{sys.version_info[0]}.{sys.version_info[1]}"]

@@ -55,6 +55,27 @@ class RawEnum:
 
 
 @dataclass
+class RawField:
+    name: str
+    spelling: str
+    bitfield: bool = False
+    attributes: list[str] = field(default_factory=list)  # layout attributes on the field (AlignedAttr)
+
+
+@dataclass
+class RawRecord:
+    """A struct or union definition: its fields as spelled, and what could make its layout not C's default."""
+
+    fields: list[RawField]
+    location: str
+    union: bool = False
+    attributes: list[str] = field(default_factory=list)  # layout attributes: PackedAttr, AlignedAttr, ...
+
+
+_LAYOUT_ATTRIBUTES = ("PackedAttr", "AlignedAttr", "MaxFieldAlignmentAttr")
+
+
+@dataclass
 class SourceInfo:
     """What the AST of a module's sources says: C functions, export markers, typedefs."""
 
@@ -63,6 +84,7 @@ class SourceInfo:
     enums: dict[str, RawEnum] = field(default_factory=dict)  # by the type as mappings see it: "enum color"
     # "struct point" -> whether a definition was seen (a pointer to an incomplete struct is a handle)
     records: dict[str, bool] = field(default_factory=dict)
+    structs: dict[str, RawRecord] = field(default_factory=dict)  # the definitions: "struct point" -> its fields
     files: set[str] = field(default_factory=set)  # every file read, sources and headers
 
     @property
@@ -313,7 +335,7 @@ def collect(
     """
     where = LocationTracker()
     anonymous: dict[str, RawEnum] = {}  # enum {...} by id, until a typedef names it
-    anonymous_records: dict[str, str] = {}  # struct {...} by id -> its tag keyword, until a typedef names it
+    anonymous_records: dict[str, tuple[str, RawRecord]] = {}  # struct {...} by id, until a typedef names it
     for node in tree.get("inner", []):
         file, line = where.node(node)
         kind = node.get("kind")
@@ -322,18 +344,15 @@ def collect(
             named = _enum_type_id(node)
             record = _record_type_id(node)
             if record in anonymous_records:
-                info.records[f"{anonymous_records.pop(record)} {node['name']}"] = True
+                tag, definition = anonymous_records.pop(record)
+                info.records[f"{tag} {node['name']}"] = True
+                info.structs.setdefault(f"{tag} {node['name']}", definition)
             if named in anonymous:
                 enum = anonymous.pop(named)
                 enum.name = node["name"]
                 info.enums.setdefault(f"enum {enum.name}", enum)
         elif kind == "RecordDecl":
-            complete = bool(node.get("completeDefinition"))
-            if "name" in node:
-                key = f"{node.get('tagUsed', 'struct')} {node['name']}"
-                info.records[key] = info.records.get(key, False) or complete
-            elif complete:
-                anonymous_records[node.get("id", "")] = node.get("tagUsed", "struct")
+            _add_record(node, f"{file}:{line}", info, anonymous_records)
         elif kind == "EnumDecl" and node.get("inner"):
             enum = RawEnum(node.get("name", ""), _enumerators(node), f"{file}:{line}")
             if enum.name:
@@ -343,6 +362,39 @@ def collect(
         elif kind == "FunctionDecl" and "name" in node:
             ours = file == main_file or (project is not None and bool(file) and project(file))
             _add_function(node, file, line, ours, info, main_file)
+
+
+def _add_record(
+    node: dict[str, Any], location: str, info: SourceInfo, anonymous: dict[str, tuple[str, RawRecord]]
+) -> None:
+    """Note a struct or union (and those defined inside it): whether it is complete, and its fields."""
+    complete = bool(node.get("completeDefinition"))
+    tag = node.get("tagUsed", "struct")
+    definition = None
+    if complete:
+        inner = node.get("inner", [])
+        for child in inner:
+            if child.get("kind") == "RecordDecl":
+                _add_record(child, location, info, {})
+        fields = [
+            RawField(
+                c.get("name", ""),
+                c.get("type", {}).get("qualType", ""),
+                bool(c.get("isBitfield")),
+                [a["kind"] for a in c.get("inner", []) if a.get("kind") in _LAYOUT_ATTRIBUTES],
+            )
+            for c in inner
+            if c.get("kind") == "FieldDecl"
+        ]
+        attributes = [c["kind"] for c in inner if c.get("kind") in _LAYOUT_ATTRIBUTES]
+        definition = RawRecord(fields, location, tag == "union", attributes)
+    if "name" in node:
+        key = f"{tag} {node['name']}"
+        info.records[key] = info.records.get(key, False) or complete
+        if definition is not None:
+            info.structs.setdefault(key, definition)
+    elif definition is not None:
+        anonymous[node.get("id", "")] = (tag, definition)
 
 
 class LocationTracker:

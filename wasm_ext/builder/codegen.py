@@ -6,7 +6,7 @@ scalar, the raw slot each value goes to (``wasm_ext.runtime.binding.slot_index``
 buffer and string arguments that go through linear memory, the result expression, and
 the docstring. Generated names all start with ``_`` and memory arguments are numbered
 (``_s0``, ``_n0``, ``_at0``), so no C name can collide with them (parameter names never
-start with ``_``, see ``mapping._python_name``).
+start with ``_``, see ``c_types.python_name``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..runtime.binding import slot_index
 from .model import ARGUMENT_KINDS, RETURNED_KINDS, SCALARS, VOID, EnumType, Function, Param
+from .structgen import STRUCT_CODES, flat_name, make_name, struct_format, zero_name
 
 BUFFER_ANNOTATION = "Buffer | WasmBuffer"
 STRING_ANNOTATION = "str | bytes"
@@ -55,6 +57,7 @@ class StubParam:
     capacity_hi: int = 0  # output buffers: the largest capacity the C side can take
     produced: str = ""  # output buffers: the produced length (in elements), read after the call
     handle: str = ""  # handles: the private name of the handle's class
+    value: str = ""  # scalars: what is written to the slot, if not the argument itself (a struct of one scalar)
 
     @property
     def is_argument(self) -> bool:
@@ -124,23 +127,39 @@ def _check(kind: str) -> str:
     return "float" if SCALARS[kind].python == "float" else "bool" if kind == "bool" else "int"
 
 
-# struct format codes of the scalar kinds, as wasm32 memory holds them (little-endian, natural alignment)
-STRUCT_CODES = {"i8": "b", "u8": "B", "i16": "h", "u16": "H", "i32": "i", "u32": "I", "i64": "q", "u64": "Q"}
-STRUCT_CODES.update({"f32": "f", "f64": "d", "bool": "?"})
-VALUE_KINDS = ("in", "inout", "out", "handle_out", "capacity_ptr", "capacity_ptr_arg")
+VALUE_KINDS = ("in", "inout", "out", "handle_out", "capacity_ptr", "capacity_ptr_arg", "struct")
+RESULT = -1  # the position of a struct result returned through a hidden pointer, in the block of values
 
 
-def _values_layout(fn: Function) -> tuple[str, dict[int, int], int]:
-    """(struct format, offset by parameter position, size) of *fn*'s block of values by pointer."""
-    fmt, offsets, offset = "<", {}, 0
-    for position, p in enumerate(fn.params):
-        if p.kind in VALUE_KINDS:
-            size = SCALARS[p.ctype].size
-            pad = -offset % size
-            fmt += f"{pad}x" * bool(pad) + STRUCT_CODES[p.ctype]
-            offsets[position] = offset + pad
-            offset += pad + size
-    return fmt, offsets, offset
+class _Values(NamedTuple):
+    """The layout of a function's block of values by pointer (by parameter position; RESULT first)."""
+
+    format: str
+    offsets: dict[int, int]
+    items: dict[int, int]  # the index of each value's first item in the unpacked tuple
+    size: int
+
+
+def _values_layout(fn: Function) -> _Values:
+    """The one block that holds every value *fn* passes by pointer: out-values, structs, the struct result."""
+    by_name = {t.name: t for t in fn.structs}
+    fmt, offsets, items, offset, count = "<", {}, {}, 0, 0
+    entries = [(RESULT, fn.result_struct)] if fn.returns_indirect else []
+    entries += [(i, p.struct) for i, p in enumerate(fn.params) if p.kind in VALUE_KINDS]
+    for position, struct in entries:
+        if struct:
+            part, n = struct_format(by_name[struct], by_name)
+            size, align = by_name[struct].size, by_name[struct].align
+        else:
+            kind = fn.params[position].ctype
+            part, n, size = STRUCT_CODES[kind], 1, SCALARS[kind].size
+            align = size
+        pad = -offset % align
+        fmt += f"{pad}x" * bool(pad) + part
+        offsets[position], items[position] = offset + pad, count
+        offset += pad + size
+        count += n
+    return _Values(fmt, offsets, items, offset)
 
 
 def capacity_expression(
@@ -193,13 +212,49 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
     memory_index = {
         i: n for n, i in enumerate(i for i, p in enumerate(fn.params) if p.by_pointer and p.kind not in VALUE_KINDS)
     }
-    values_format, offsets, values_size = _values_layout(fn)
+    layout = _values_layout(fn)
+    offsets = layout.offsets
     values_index = len(memory_index)
     params: list[StubParam] = []
     reads: list[tuple[str, str]] = []  # (annotation, expression) of each value returned besides the result
+    shift = 1 if fn.returns_indirect else 0  # the hidden result pointer comes first
+    if fn.returns_indirect:
+        read = f"{make_name(fn.result_struct)}(_v{values_index}, 0)"
+        at = f"_at{values_index}"
+        params.append(
+            StubParam("", "", "sret", "", "u32", 0, 0, _slot("u32", 0), address=at, read=read, output="_oret")
+        )
+        reads.append((fn.result_struct, "_oret"))
     for position, p in enumerate(fn.params):
         info = SCALARS[p.ctype]
-        slot = _slot("u32" if p.by_pointer else p.ctype, position)
+        slot = _slot("u32" if p.by_pointer else p.ctype, position + shift)
+        if p.struct and p.kind == "scalar":  # a struct of one scalar: wasm32 passes it as that scalar
+            value = f'{flat_name(p.struct)}({p.name}, "{fn.export}", "{p.name}")[0]'
+            params.append(StubParam(p.name, p.struct, "scalar", "", p.ctype, 0, 0, slot, value=value))
+            continue
+        if p.struct:  # by value ("struct"), or one by pointer (in, inout, out): in the block of values
+            address = f"_at{values_index} + {offsets[position]}" if offsets[position] else f"_at{values_index}"
+            read = ""
+            if p.kind in ("out", "inout"):
+                read = f"{make_name(p.struct)}(_v{values_index}, {layout.items[position]})"
+                reads.append((p.struct, f"_o{position}"))
+            annotation = "" if p.kind == "out" else p.struct
+            params.append(
+                StubParam(
+                    p.name,
+                    annotation,
+                    p.kind,
+                    "",
+                    p.ctype,
+                    0,
+                    0,
+                    slot,
+                    address=address,
+                    read=read,
+                    output=f"_o{position}" if read else "",
+                )
+            )
+            continue
         python = f"{p.enum} | int" if p.enum else info.python  # an enum parameter takes its class or an int
         if p.kind == "handle":
             params.append(StubParam(p.name, p.handle, "handle", "", p.ctype, 0, 0, slot, handle=handle_alias(p.handle)))
@@ -243,7 +298,7 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
             if p.produced == "return":
                 produced = _slot(fn.result, 0)
             elif p.produced == "pointer":
-                produced = f"_v{values_index}[{list(offsets).index(p.length)}]"
+                produced = f"_v{values_index}[{layout.items[p.length]}]"
             else:
                 produced = f"_cap{index}"
             carrier_hi = SCALARS[fn.params[p.length].ctype].hi if p.length >= 0 else 0xFFFFFFFF
@@ -294,7 +349,7 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
             address = f"_at{values_index} + {offsets[position]}" if offsets[position] else f"_at{values_index}"
             read = ""
             if p.kind in RETURNED_KINDS and p.kind != "output":
-                value = f"_v{values_index}[{list(offsets).index(position)}]"  # its place among the block's values
+                value = f"_v{values_index}[{layout.items[position]}]"  # its place among the block's values
                 if p.kind == "handle_out" and fn.error:  # the call said it succeeded: a NULL is an error too
                     read = f'_wrap_handle({handle_alias(p.handle)}, _inst, {value}, "{fn.export}")'
                     annotation = p.handle
@@ -324,16 +379,8 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
     if offsets:
         values_struct = f"_values_{fn.export}"
         capacity_of = {b.length: memory_index[i] for i, b in enumerate(fn.params) if b.kind == "output"}
-        values_pack = ", ".join(
-            f"_cap{capacity_of[i]}"
-            if p.kind.startswith("capacity_ptr")
-            else p.name
-            if p.kind in ("in", "inout")
-            else "0"
-            for i, p in enumerate(fn.params)
-            if p.kind in VALUE_KINDS
-        )
-        params.append(StubParam("", "", "values", "", "", 0, 0, "", values_index, nbytes=str(values_size)))
+        values_pack = ", ".join(_pack_item(fn, i, capacity_of) for i in offsets)
+        params.append(StubParam("", "", "values", "", "", 0, 0, "", values_index, nbytes=str(layout.size)))
     results: list[tuple[str, str]] = []
     error_value = error_test = error_message = ""
     if fn.error:
@@ -348,7 +395,9 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
         result_expr = "_b.u32[0] != 0" if fn.result == "bool" else _slot(fn.result, 0)
         if fn.result_enum:
             result_expr = f"{enum_alias(fn.result_enum)}({result_expr})"
-        python = fn.result_enum or SCALARS[fn.result].python
+        if fn.result_struct:  # a struct of one scalar, returned as that scalar
+            result_expr = f"{make_name(fn.result_struct)}(({result_expr},), 0)"
+        python = fn.result_enum or fn.result_struct or SCALARS[fn.result].python
         nullable = "" if fn.error == "== 0" else " | None"  # NULL raises instead
         if fn.result_handle:
             result_expr = f"_wrap_handle({handle_alias(fn.result_handle)}, _inst, {result_expr})"
@@ -385,7 +434,7 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
         closes,
         needs_instance,
         values_struct,
-        values_format,
+        layout.format,
         values_pack,
         values_index if offsets else -1,
         fn.name,
@@ -393,6 +442,22 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
         error_test,
         error_message or "None",
     )
+
+
+def _pack_item(fn: Function, position: int, capacity_of: dict[int, int]) -> str:
+    """What the block of values is packed with for the value at *position* (RESULT: the struct result)."""
+    if position == RESULT:
+        return f"*{zero_name(fn.result_struct)}"
+    p = fn.params[position]
+    if p.struct:
+        return (
+            f"*{zero_name(p.struct)}"
+            if p.kind == "out"
+            else f'*{flat_name(p.struct)}({p.name}, "{fn.export}", "{p.name}")'
+        )
+    if p.kind.startswith("capacity_ptr"):
+        return f"_cap{capacity_of[position]}"
+    return p.name if p.kind in ("in", "inout") else "0"
 
 
 @dataclass(frozen=True)

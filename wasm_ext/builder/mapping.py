@@ -10,60 +10,21 @@ Python names are. Input is :class:`~.c_ast.SourceInfo`; output is
 from __future__ import annotations
 
 import ast
-import keyword
 import re
-import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ..declarations import DIRECTIONS, FunctionDecl, HandleDecl, ParamSpec
 from ..errors import SignatureError, WasmCompileError
 from .c_ast import RawEnum, RawFunction, RawParam, SourceInfo
-from .model import SCALARS, VOID, EnumType, Function, HandleType, Param
+from .c_types import QUALIFIERS, canonical, enum_kind, is_integer, python_name, scalar_kind
+from .model import SCALARS, VOID, EnumType, Function, HandleType, Param, StructType
+from .structs import StructError, StructLayouts
 
 LENGTH_NAMES = ("n", "len", "length", "size", "count")
 LENGTH_SUFFIXES = ("_len", "_length", "_size", "_count", "_n")
-_QUALIFIERS = {"const", "volatile", "restrict", "__restrict", "__restrict__", "static", "register"}
 _UNMAPPABLE_HINT = (
     "wrap it in a small C function that takes scalars or (pointer, length) pairs, or leave it out of `exports`"
 )
-
-
-def _canonical(spelling: str, typedefs: dict[str, str], depth: int = 0) -> tuple[str, int, bool]:
-    """(canonical base type, pointer depth, pointee const); depth -1 for types we never map."""
-    s = spelling.strip()
-    if "(" in s or "[" in s or depth > 32:
-        return s, -1, False
-    pointers = s.count("*")
-    head = s.split("*", 1)[0]
-    const = bool(re.search(r"\bconst\b", head))
-    base = " ".join(w for w in head.split() if w not in _QUALIFIERS)
-    if base in typedefs:
-        inner_base, inner_pointers, inner_const = _canonical(typedefs[base], typedefs, depth + 1)
-        if inner_pointers < 0:
-            return inner_base, -1, False
-        return inner_base, inner_pointers + pointers, inner_const if inner_pointers else const
-    return base, pointers, const
-
-
-def _scalar_kind(base: str) -> str | None:
-    """``"unsigned long"`` -> ``"u32"`` (wasm32 is ILP32); ``None`` if not a scalar we map."""
-    if base.startswith("enum "):
-        return "i32"
-    words = base.split()
-    if words in (["_Bool"], ["bool"]):
-        return "bool"
-    if words == ["float"]:
-        return "f32"
-    if words == ["double"]:
-        return "f64"
-    if words == ["void"]:
-        return VOID
-    unsigned = "unsigned" in words
-    rest = [w for w in words if w not in ("signed", "unsigned", "int")]
-    size = {(): 4, ("char",): 1, ("short",): 2, ("long",): 4, ("long", "long"): 8}.get(tuple(rest))
-    if size is None or not words or any(w not in ("signed", "unsigned", "int", "char", "short", "long") for w in words):
-        return None
-    return f"{'u' if unsigned else 'i'}{8 * size}"
 
 
 def _expression_names(expression: str) -> list[str]:
@@ -77,22 +38,6 @@ def expression_calls(expression: str) -> list[str]:
     """The functions a capacity expression calls."""
     tree = ast.parse(expression, mode="eval")
     return [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
-
-
-def _enum_kind(base: str, enums: dict[str, RawEnum] | None) -> str | None:
-    """An enum's kind as clang lays it out for wasm32: int, unsigned int when a value needs it, else 64-bit."""
-    found = (enums or {}).get(base)
-    if found is None or not found.members:
-        return None
-    values = [v for _, v in found.members]
-    for kind in ("i32", "u32", "i64", "u64"):
-        if SCALARS[kind].lo <= min(values) and max(values) <= SCALARS[kind].hi:
-            return kind
-    return None
-
-
-def _integer(kind: str | None) -> bool:
-    return kind is not None and kind not in (VOID, "bool", "f32", "f64")
 
 
 def _declare(fn: str, param: str, spec: str) -> str:
@@ -129,25 +74,16 @@ def _pointer_hint(fn: str, p: RawParam, pointee: str | None, counts: Sequence[st
 
 def _record_hint(spelling: str, base: str) -> str:
     """What to declare for a pointer to a struct the sources define (an object the library hands out)."""
-    words = [w for w in spelling.replace("*", " ").split() if w not in _QUALIFIERS]
+    words = [w for w in spelling.replace("*", " ").split() if w not in QUALIFIERS]
     name = words[-1] if len(words) == 1 else f'"{base}"'  # a typedef name, or the tag (a quoted key)
     return (
         f"points to {base}: if the library hands these out as objects, declare it a handle, handles.{name} = "
-        '{destroy = "the function that frees one"}; structs passed or returned by value cannot be bound yet'
+        '{destroy = "the function that frees one"}'
     )
 
 
 def _is_length_name(pointer: str, candidate: str) -> bool:
     return candidate in LENGTH_NAMES or any(candidate == pointer + suffix for suffix in LENGTH_SUFFIXES)
-
-
-def _python_name(name: str, index: int) -> str:
-    """The Python parameter name: an identifier as Python reads it (NFKC), never empty, a keyword,
-    ``self`` (the Sandbox methods' first parameter) or starting with ``_`` (the stub's own names do)."""
-    name = unicodedata.normalize("NFKC", name).lstrip("_")
-    if not name.isidentifier():
-        return f"arg{index}"
-    return name + "_" if keyword.iskeyword(name) or name == "self" else name
 
 
 _DIRECTION_OF_COMMENT = {"out": "out", "in,out": "inout"}
@@ -163,6 +99,7 @@ def map_function(
     warnings: list[str] | None = None,
     enums: dict[str, RawEnum] | None = None,
     handles: dict[str, HandleType] | None = None,
+    structs: StructLayouts | None = None,
 ) -> Function:
     """Turn a C prototype into the stub's model, or raise :class:`SignatureError` saying why.
 
@@ -173,10 +110,37 @@ def map_function(
     where = f"{module}: function {raw.name}() at {raw.location}"
     if raw.variadic:
         raise SignatureError(f"{where}: variadic functions (...) cannot be called from Python; {_UNMAPPABLE_HINT}")
-    result_base, result_ptr, _ = _canonical(raw.result, typedefs)
+    result_base, result_ptr, _ = canonical(raw.result, typedefs)
     handles = handles or {}
     used_handles: dict[str, HandleType] = {}
-    result_handle = ""
+    used_structs: dict[str, StructType] = {}
+    used_enums: dict[str, EnumType] = {}
+    result_handle = result_struct = ""
+
+    def enum_of(base: str) -> str:
+        """The class of an enum type the sources define ("" for any other type), noted for the stub."""
+        found = (enums or {}).get(base)
+        if found is None:
+            return ""
+        used_enums[found.name] = EnumType(found.name, tuple(found.members), found.location)
+        return found.name
+
+    def struct_of(base: str, what: str) -> StructType:
+        """The layout of a struct passed by value or by pointer, noted (with its nested structs and enums)."""
+        assert structs is not None
+        try:
+            struct = structs.get(base)
+        except StructError as exc:
+            raise SignatureError(
+                f"{where}: {what} is a {base}, which cannot be passed as a value: {base} {exc}"
+            ) from None
+        for t in structs.closure(struct.name):
+            used_structs[t.name] = t
+            for f in t.fields:
+                if f.enum:
+                    enum_of(next(k for k, e in (enums or {}).items() if e.name == f.enum))
+        return struct
+
     result: str | None
     result_string = ""
     returns = declared.spec("return") if declared is not None else None
@@ -191,30 +155,24 @@ def map_function(
                 f"result must be a 'char *', not {raw.result!r}"
             )
         result, result_string = "u32", "free" if returns.free else "static"
-    elif char_pointer and _canonical(raw.result, typedefs)[2]:  # const char *: a static string
+    elif char_pointer and canonical(raw.result, typedefs)[2]:  # const char *: a static string
         result, result_string = "u32", "static"
     elif result_ptr == 1 and result_base in handles:
         result, result_handle = "u32", handles[result_base].name
         used_handles[result_handle] = handles[result_base]
+    elif result_ptr == 0 and structs is not None and structs.defines(result_base):
+        struct = struct_of(result_base, f"its result ({raw.result})")
+        result, result_struct = struct.direct or VOID, struct.name
     else:
-        result = _enum_kind(result_base, enums) or _scalar_kind(result_base) if result_ptr == 0 else None
+        result = enum_kind(result_base, enums) or scalar_kind(result_base) if result_ptr == 0 else None
     if result is None:
         if result_ptr == 1 and result_base.split()[0] in ("struct", "union"):
             raise SignatureError(f"{where}: its result ({raw.result}) {_record_hint(raw.result, result_base)}")
         raise SignatureError(f"{where}: return type {raw.result!r} has no Python mapping; {_UNMAPPABLE_HINT}")
     raws = raw.params
     names = [p.name for p in raws]
-    types = [_canonical(p.spelling, typedefs) for p in raws]
-    kinds = [_enum_kind(base, enums) or _scalar_kind(base) if pointers >= 0 else None for base, pointers, _ in types]
-    used_enums: dict[str, EnumType] = {}
-
-    def enum_of(base: str) -> str:
-        """The class of an enum type the sources define ("" for any other type), noted for the stub."""
-        found = (enums or {}).get(base)
-        if found is None:
-            return ""
-        used_enums[found.name] = EnumType(found.name, tuple(found.members), found.location)
-        return found.name
+    types = [canonical(p.spelling, typedefs) for p in raws]
+    kinds = [enum_kind(base, enums) or scalar_kind(base) if pointers >= 0 else None for base, pointers, _ in types]
 
     def key_error(param: str, why: str) -> SignatureError:
         spec = declared.spec(param) if declared is not None else None
@@ -266,16 +224,16 @@ def map_function(
             i not in specs
             and i not in length_of.values()
             and pointers == 1
-            and kinds[i] is not None
+            and (kinds[i] is not None or (structs is not None and structs.defines(base)))
             and nxt not in specs
             and nxt not in carriers
             and _is_length_name(names[i], names[nxt])
             and types[nxt][1] == 0
-            and _integer(kinds[nxt])
+            and is_integer(kinds[nxt])
         ):
             length_of[i] = nxt
     lengths = set(length_of.values())
-    integers = [n for n, (_, ptr, _), k in zip(names, types, kinds) if ptr == 0 and _integer(k)]
+    integers = [n for n, (_, ptr, _), k in zip(names, types, kinds) if ptr == 0 and is_integer(k)]
 
     params: list[Param] = []
     used: set[str] = set()
@@ -283,12 +241,12 @@ def map_function(
         base, pointers, const = types[i]
         kind = kinds[i]
         spec = specs.get(i)
-        pname = _python_name(p.name, i)
+        pname = python_name(p.name, i)
         if i in lengths:
             if spec is not None:
                 buffers = ", ".join(names[b] for b, n in length_of.items() if n == i)
                 raise key_error(p.name, f"it is the length of {buffers}, so it cannot be declared itself")
-            if pointers != 0 or not _integer(kind):
+            if pointers != 0 or not is_integer(kind):
                 buffer = next(b for b, n in length_of.items() if n == i)
                 raise key_error(names[buffer], f"the length {p.name} is a {p.spelling!r}, not an integer")
             assert kind is not None
@@ -300,7 +258,7 @@ def map_function(
         if i in carriers:
             output_spec = specs[carriers[i]]
             wanted = 1 if output_spec.capacity_pointer else 0
-            if pointers != wanted or not _integer(kind):
+            if pointers != wanted or not is_integer(kind):
                 shape = "a pointer to an integer" if wanted else "an integer"
                 raise key_error(names[carriers[i]], f"its capacity {p.name} must be {shape}, not {p.spelling!r}")
             assert kind is not None
@@ -354,6 +312,15 @@ def map_function(
             if pointers == 1:
                 used.add(pname)
             params.append(Param(pname, kind_of, "u32", p.spelling, cname=cname, handle=handle.name))
+            continue
+        if structs is not None and pointers in (0, 1) and structs.defines(base):
+            params.append(
+                _struct_param(
+                    where, raw, p, i, (pname, cname), spec, (base, pointers, const), i in length_of, struct_of
+                )
+            )
+            if params[-1].is_argument:
+                used.add(pname)
             continue
         if i in length_of:
             if pointers != 1 or kind is None:
@@ -422,7 +389,9 @@ def map_function(
         pointer = bool(result_handle or result_string)
         signed = result in SCALARS and SCALARS[result].signed and SCALARS[result].python == "int" and not pointer
         why = ""
-        if result == VOID:
+        if result_struct:
+            why = f"a struct result ({raw.result!r}) cannot be an error code"
+        elif result == VOID:
             why = "the function returns nothing"
         elif pointer and error.error != "== 0":
             why = f"a pointer result ({raw.result!r}) can only be 'error if NULL'"
@@ -434,7 +403,7 @@ def map_function(
             raise SignatureError(
                 f"{where}: functions.{raw.name}.return = {error.text!r} ({origin or 'declared'}): {why}"
             )
-    if any(p.kind == "output" and p.produced == "return" for p in params) and not _integer(result):
+    if any(p.kind == "output" and p.produced == "return" for p in params) and not is_integer(result):
         name = next(p.c_name for p in params if p.produced == "return")
         raise key_error(name, f"'-> return' needs an integer result holding the produced length, not {raw.result!r}")
     result_enum = enum_of(result_base) if result_ptr == 0 else ""
@@ -452,7 +421,46 @@ def map_function(
         result_string=result_string,
         error="" if error is None else error.error or "",
         error_message="" if error is None else error.message or "",
+        result_struct=result_struct,
+        structs=tuple(used_structs.values()),
     )
+
+
+def _struct_param(
+    where: str,
+    raw: RawFunction,
+    p: RawParam,
+    index: int,
+    names: tuple[str, str],
+    spec: ParamSpec | None,
+    ctype: tuple[str, int, bool],
+    is_buffer: bool,
+    struct_of: Callable[[str, str], StructType],
+) -> Param:
+    """A struct by value (pointers 0) or a pointer to one struct: "in" (read), "out" or "inout"."""
+    (pname, cname), (base, pointers, const) = names, ctype
+    what = f"parameter {p.name or index!s} ({p.spelling})"
+    if is_buffer:
+        raise SignatureError(f"{where}: {what}: arrays of structs cannot be bound yet; {_UNMAPPABLE_HINT}")
+    if pointers == 0:
+        if spec is not None:
+            raise SignatureError(f"{where}: {what} is a struct passed by value: leave it undeclared")
+        struct = struct_of(base, what)
+        kind, carried = ("scalar", struct.direct) if struct.direct else ("struct", "u32")
+        return Param(pname, kind, carried, p.spelling, cname=cname, struct=struct.name)
+    direction = spec.direction if spec is not None else ("in" if const else "")
+    if direction not in DIRECTIONS:
+        declared = "" if spec is None else f" (declared {spec.text!r})"
+        raise SignatureError(
+            f"{where}: {what} points to one struct{declared}: declare "
+            f"{_declare(raw.name, p.name or 'PARAM', 'out')} if the function fills it (then it is returned), "
+            f'"inout" if it also reads it, "in" if it only reads it; '
+            f"{_record_hint(p.spelling, base).replace('points to', 'or, as it points to', 1)}"
+        )
+    if direction != "in" and const:
+        raise SignatureError(f'{where}: {what} is const, so the function cannot write it: declare it "in"')
+    struct = struct_of(base, what)
+    return Param(pname, direction, "u32", p.spelling, cname=cname, struct=struct.name)
 
 
 def wrappable(fn: RawFunction) -> bool:
@@ -496,7 +504,7 @@ def handle_types(
     struct or union the sources declare but never define (named by a typedef of it, if there is one)."""
     found: dict[str, HandleType] = {}
     for decl in declared:
-        base, pointers, _ = _canonical(decl.ctype, info.typedefs)
+        base, pointers, _ = canonical(decl.ctype, info.typedefs)
         if pointers != 0 or base.split()[0] not in ("struct", "union") or base not in info.records:
             raise SignatureError(
                 f"{module}: handles.{decl.ctype} ({origin or 'declared'}): not a struct or union the sources "
@@ -562,6 +570,7 @@ def map_functions(
     names = list(names)
     by_name = {d.name: d for d in declared}
     types = handle_types(info, handles, module=module, origin=origin)
+    layouts = StructLayouts(info)
     functions: list[Function] = []
     problems: list[str] = []
     for decl in declared:
@@ -588,6 +597,7 @@ def map_functions(
                 warnings=warnings,
                 enums=info.enums,
                 handles=types,
+                structs=layouts,
             )
         except SignatureError as exc:
             problems.append(str(exc))

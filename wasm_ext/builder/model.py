@@ -56,9 +56,12 @@ VOID = "void"
 # returned as bytes), its capacity carried by "capacity" (hidden scalar), "capacity_ptr"
 # (hidden pointer: the produced length comes back through it), "capacity_ptr_arg" (the same,
 # with the capacity a Python argument), or by a "scalar" argument.
-ARGUMENT_KINDS = ("scalar", "buffer", "string", "in", "inout", "handle", "capacity_ptr_arg")
+# Structs: "struct" (a Python argument: a struct by value the C ABI passes by pointer to a
+# copy); a struct small enough to travel as one scalar is a "scalar" with its ``struct`` set,
+# and a pointer to one struct is "in", "inout" or "out" with its ``struct`` set.
+ARGUMENT_KINDS = ("scalar", "buffer", "string", "in", "inout", "handle", "capacity_ptr_arg", "struct")
 RETURNED_KINDS = ("out", "inout", "handle_out", "output")
-MODEL_FORMAT = 6  # of Function.to_json: part of the compile cache key
+MODEL_FORMAT = 7  # of Function.to_json: part of the compile cache key
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,33 @@ class EnumType:
     name: str
     members: tuple[tuple[str, int], ...]
     location: str
+
+
+@dataclass(frozen=True)
+class StructField:
+    """One field of a plain-data struct, at its offset in clang's wasm32 layout."""
+
+    name: str  # the Python name
+    cname: str  # the C name
+    kind: str  # a scalar kind (see SCALARS), "bytes" (an array of 1-byte integers) or "struct"
+    offset: int
+    spelling: str  # the C type as written
+    count: int = 0  # arrays: the number of elements (0 for a single value)
+    struct: str = ""  # kind "struct": the nested struct's class
+    enum: str = ""  # an enum field: its class
+
+
+@dataclass(frozen=True)
+class StructType:
+    """A C struct of numbers, arrays and structs that the stub passes by value as a frozen dataclass."""
+
+    name: str  # the class name (the typedef name, or the struct's tag)
+    spelling: str  # the C type: "struct point"
+    size: int
+    align: int
+    fields: tuple[StructField, ...]
+    location: str
+    direct: str = ""  # the scalar kind it crosses the wasm boundary as, if it is one scalar ("" otherwise)
 
 
 @dataclass(frozen=True)
@@ -95,6 +125,7 @@ class Param:
     handle: str = ""  # handle and handle_out: the handle's class (see Function.handles)
     capacity: str = ""  # output: its capacity, an expression over C parameter names, integers and bound functions
     produced: str = ""  # output: where its produced length comes from: "capacity", "return" or "pointer"
+    struct: str = ""  # a struct by value or by pointer: its class (see Function.structs)
 
     @property
     def c_name(self) -> str:
@@ -128,10 +159,18 @@ class Function:
     error: str = ""  # its result's error convention: "< 0", "!= 0", "== 0", or a predicate's C name
     error_message: str = ""  # the C function that gives an error's message ("" for none)
     handles: tuple[HandleType, ...] = ()  # the handle types its parameters and result use
+    result_struct: str = ""  # a struct result: its class (with result "void": returned through a hidden pointer)
+    structs: tuple[StructType, ...] = ()  # the structs its parameters and result use, nested ones first
+
+    @property
+    def returns_indirect(self) -> bool:
+        """The struct result comes back through a hidden first parameter (wasm32's sret)."""
+        return bool(self.result_struct) and self.result == VOID
 
     @property
     def wasm_params(self) -> tuple[str, ...]:
-        return tuple("i32" if p.by_pointer else SCALARS[p.ctype].wasm for p in self.params)
+        params = tuple("i32" if p.by_pointer else SCALARS[p.ctype].wasm for p in self.params)
+        return ("i32", *params) if self.returns_indirect else params
 
     @property
     def wasm_results(self) -> tuple[str, ...]:
@@ -154,7 +193,7 @@ class Function:
     @property
     def uses_memory(self) -> bool:
         """Whether a call passes anything through linear memory (so the module needs malloc)."""
-        return any(p.by_pointer for p in self.params)
+        return self.returns_indirect or any(p.by_pointer for p in self.params)
 
     @property
     def uses_handles(self) -> bool:
@@ -163,7 +202,7 @@ class Function:
     @property
     def reads_memory(self) -> bool:
         """Whether the stub reads linear memory or handles after the call (so it needs the instance)."""
-        return self.uses_memory or self.uses_handles or bool(self.result_string)
+        return self.uses_memory or self.uses_handles or bool(self.result_string) or self.returns_indirect
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -173,4 +212,7 @@ class Function:
         params = tuple(Param(**p) for p in data["params"])
         enums = tuple(EnumType(e["name"], tuple((m, v) for m, v in e["members"]), e["location"]) for e in data["enums"])
         handles = tuple(HandleType(**h) for h in data["handles"])
-        return cls(**{**data, "params": params, "enums": enums, "handles": handles})
+        structs = tuple(
+            StructType(**{**t, "fields": tuple(StructField(**f) for f in t["fields"])}) for t in data["structs"]
+        )
+        return cls(**{**data, "params": params, "enums": enums, "handles": handles, "structs": structs})

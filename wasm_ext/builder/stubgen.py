@@ -25,7 +25,7 @@ from .. import __version__
 from ..errors import SignatureError
 from ..runtime.layout import ModuleFiles, runtime_package, runtime_sources
 from ..runtime.stubapi import RUNTIME_VERSION
-from . import codegen, pyfmt
+from . import codegen, pyfmt, structgen
 from .mapping import expression_calls
 from .model import Function, Param
 from .outputs import write_if_changed
@@ -112,6 +112,7 @@ def check_enum_names(module_name: str, functions: Sequence[Function]) -> None:
     kernels = {fn.export for fn in functions}
     types = [(f"the C enum {e.name} ({e.location})", e.name) for fn in functions for e in fn.enums]
     types += [(f"the C handle type {h.spelling}", h.name) for fn in functions for h in fn.handles]
+    types += [(f"the C struct {t.spelling} ({t.location})", t.name) for fn in functions for t in fn.structs]
     classes: dict[str, str] = {}
     for where_, name in types:
         problem = export_name_problem(name)
@@ -205,6 +206,7 @@ def _render(module_name: str, functions: Sequence[Function], *, sources: Sequenc
     called = sorted({exports[h] for h in helpers_called if h in exports})
     enums = codegen.stub_enums(functions)
     handles = codegen.stub_handles(functions)
+    structs = structgen.stub_structs(functions, {e.name: e.alias for e in enums})
     with_alloc = any(fn.uses_memory for fn in functions)
     kinds = {p.kind for f in prepared for p in f.params}
     checks = {p.check for f in prepared for p in f.params}
@@ -224,6 +226,8 @@ def _render(module_name: str, functions: Sequence[Function], *, sources: Sequenc
             ("bad_length", "output" in kinds),
             ("check_handle", "handle" in kinds),
             ("wrap_handle", any(fn.result_handle for fn in functions) or "handle_out" in kinds),
+            ("check_struct", bool(structs)),
+            ("c_struct", bool(structs)),
         )
         if used
     )
@@ -239,6 +243,7 @@ def _render(module_name: str, functions: Sequence[Function], *, sources: Sequenc
                 *(f.export for f in prepared),
                 *(e.name for e in enums),
                 *(h.name for h in handles),
+                *(t.name for t in structs),
                 *(["Error"] * any(fn.error for fn in functions)),
                 *RUNTIME_NAMES,
                 *(["alloc"] * with_alloc),
@@ -246,6 +251,7 @@ def _render(module_name: str, functions: Sequence[Function], *, sources: Sequenc
         ),
         "enums": enums,
         "handles": handles,
+        "structs": structs,
         "called": [(codegen.kernel_alias(name), name) for name in called],
         "with_errors": any(fn.error for fn in functions),
         "functions": prepared,

@@ -28,15 +28,17 @@ from .exceptions import KernelError, KernelTimeout, KernelTrap, LibraryError
 from .handles import Handle, check_handle, wrap_handle
 from .loader import KernelModule
 from .sandbox import WasiGrants
+from .structs import CStruct, c_struct, check_struct
 
 if TYPE_CHECKING:  # stubs use it only in annotations: ctypes waits for the first call
     from .binding import Binding as Binding  # noqa: PLC0414 - an explicit re-export, for mypy --strict
 
-RUNTIME_VERSION = "6"
+RUNTIME_VERSION = "7"
 
 __all__ = [
     "RUNTIME_VERSION",
     "CEnum",
+    "CStruct",
     "Handle",
     "KernelError",
     "KernelModule",
@@ -48,9 +50,11 @@ __all__ = [
     "WasmBuffer",
     "bad_capacity",
     "bad_length",
+    "c_struct",
     "check_float",
     "check_handle",
     "check_int",
+    "check_struct",
     "in_buffer",
     "in_string",
     "length_mismatch",
