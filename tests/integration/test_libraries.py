@@ -105,3 +105,22 @@ def test_xxhash_matches_the_native_package(xxh_wasm: Any) -> None:
         for start in range(0, len(data), 4096):
             x.XXH3_64bits_update(state, data[start : start + 4096])
         assert x.XXH3_64bits_digest(state) == native.xxh3_64_intdigest(data)
+
+
+def test_xxh128_structs_by_value_match_the_native_package(xxh_wasm: Any) -> None:
+    """XXH128_hash_t comes back by value (wasm32: through the hidden result pointer), is passed by
+    value to XXH128_canonicalFromHash, whose XXH128_canonical_t out-struct holds the digest's bytes."""
+    native = pytest.importorskip("xxhash")
+    x = xxh_wasm
+    data = os.urandom(30_000)
+    h = x.XXH3_128bits(data)
+    assert isinstance(h, x.XXH128_hash_t)
+    assert (h.high64 << 64) | h.low64 == native.xxh3_128_intdigest(data)
+    seeded = x.XXH128(data, 9)
+    assert (seeded.high64 << 64) | seeded.low64 == native.xxh3_128_intdigest(data, seed=9)
+    assert x.XXH128_canonicalFromHash(h).digest == native.xxh3_128_digest(data)  # big-endian, as canonical is
+    with x.XXH3_createState() as state:
+        x.XXH3_128bits_reset(state)
+        for start in range(0, len(data), 1000):
+            x.XXH3_128bits_update(state, data[start : start + 1000])
+        assert x.XXH3_128bits_digest(state) == h

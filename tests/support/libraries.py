@@ -52,12 +52,17 @@ SHA256 = {
 XXHASH_VERSION = "4.1.0"
 XXH3 = {
     "exports": ["XXH3_64bits", "XXH3_64bits_withSeed", "XXH3_createState", "XXH3_freeState", "XXH3_64bits_reset",
-                "XXH3_64bits_update", "XXH3_64bits_digest", "XXH64", "XXH32", "XXH_versionNumber"],
+                "XXH3_64bits_update", "XXH3_64bits_digest", "XXH64", "XXH32", "XXH_versionNumber",
+                "XXH3_128bits", "XXH128", "XXH3_128bits_reset", "XXH3_128bits_update", "XXH3_128bits_digest",
+                "XXH128_canonicalFromHash"],
     "handles": {"XXH3_state_t": {"destroy": "XXH3_freeState"}},  # defined in xxhash.h: a handle only when declared
     "functions": {
         "XXH3_createState": {"return": "error if NULL"},
         "XXH3_64bits_reset": {"return": "error if != 0"},
         "XXH3_64bits_update": {"return": "error if != 0"},
+        "XXH3_128bits_reset": {"return": "error if != 0"},
+        "XXH3_128bits_update": {"return": "error if != 0"},
+        "XXH128_canonicalFromHash": {"dst": "out"},  # fills an XXH128_canonical_t (a struct of 16 bytes)
     },
 }  # fmt: skip
 
