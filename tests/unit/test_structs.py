@@ -12,6 +12,7 @@ import dataclasses
 import pickle
 import struct
 from collections.abc import Iterator
+from pathlib import Path
 from dataclasses import replace
 from typing import Any
 
@@ -273,3 +274,21 @@ def test_the_types_are_dataclasses_in_the_pyi(stub: GeneratedStub) -> None:
     assert "def hash(data: Buffer | WasmBuffer) -> hash128_t:" in stub.pyi
     assert "def fill(seed: int) -> outer:" in stub.pyi
     assert "def grow(p: point) -> point:" in stub.pyi
+
+
+def test_kernels_named_like_builtins_do_not_break_the_dataclasses(tmp_path: Path) -> None:
+    """dataclasses compiles __eq__, __hash__ and __setattr__ to look up hash, type and NotImplemented
+    in the class's module globals: a stub's kernels may have those names (c_struct keeps them apart)."""
+    names = {"twice": "type", "dot": "NotImplemented", "grow": "repr"}
+    functions = [replace(f, export=names.get(f.name, f.name)) for f in _mapped()]
+    with imported_stub(functions, tmp_path) as generated:
+        m = generated.import_module()
+        a, b = m.point(1, 2), m.point(1, 2)
+        assert a == b and hash(a) == hash(b) and a != m.one(1.0) and (a == 1) is False
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            a.x = 3.0
+        assert dataclasses.replace(a, y=5) == m.point(1, 5)
+        with pytest.raises(OverflowError, match=r"^point.x=1e\+39 is too large"):
+            dataclasses.replace(a, x=1e39)
+        assert repr(a) == "point(x=1.0, y=2.0)"
+        assert type(a).__module__ == generated.module_name and pickle.loads(pickle.dumps(a)) == a
