@@ -105,9 +105,13 @@ size_t hexify(uint8_t *dst, size_t cap, const uint8_t *src, size_t n) {
     return 2 * n;
 }
 enum level level_of(int x) { return x > 2 ? (x > 5 ? (enum level)x : HIGH) : (enum level)x; }
+typedef struct { uint64_t lo, hi; } pair_t;
+typedef struct { double v; } one_t;
+pair_t swap(pair_t p, const pair_t *add) { pair_t r = {p.hi + add->lo, p.lo + add->hi}; return r; }
+one_t half(one_t x) { x.v /= 2; return x; }
 """
 DECLARED = {
-    "exports": ["counter_new", "counter_free", "counter_add", "counter_name", "live", "hexify", "level_of"],
+    "exports": ["counter_new", "counter_free", "counter_add", "counter_name", "live", "hexify", "level_of", "swap", "half"],
     "handles": {"counter": {"destroy": "counter_free"}},
     "functions": {
         "counter_new": {"return": "error if NULL"},

@@ -58,6 +58,9 @@ def main() -> None:
     assert c.closed and d.live() == 0  # destroyed exactly once
     assert d.hexify(b"\x01\xab") == b"01ab"  # an output buffer, its length the result
     assert d.level_of(3) is d.level.HIGH and d.level_of(9) == 9  # an enum, and a value outside it
+    # structs: by value through a pointer to a copy, by const pointer, returned through the hidden pointer
+    assert d.swap(d.pair_t(1, 2**64 - 1), d.pair_t(10, 20)) == d.pair_t(9, 21)  # uint64_t wraps, as in C
+    assert d.half(d.one_t(3.0)) == d.one_t(1.5)  # a struct of one double travels as the double
     try:
         d.counter_new(-1)
     except d.Error as exc:

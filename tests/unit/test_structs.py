@@ -23,7 +23,7 @@ from support.fake import FakeCall, FakeInstance, FakeKernels, GeneratedStub, imp
 from wasm_ext.builder.mapping import map_functions
 from wasm_ext.builder.model import Function
 from wasm_ext.builder.structs import StructLayouts
-from wasm_ext.declarations import parse_functions
+from wasm_ext.declarations import HandleDecl, parse_functions
 from wasm_ext.errors import SignatureError
 
 MODULE = "kernels"
@@ -292,3 +292,9 @@ def test_kernels_named_like_builtins_do_not_break_the_dataclasses(tmp_path: Path
             dataclasses.replace(a, x=1e39)
         assert repr(a) == "point(x=1.0, y=2.0)"
         assert type(a).__module__ == generated.module_name and pickle.loads(pickle.dumps(a)) == a
+
+
+def test_a_struct_declared_a_handle_is_a_handle_even_before_a_length_name() -> None:
+    handles = [HandleDecl("point", "")]
+    (fn,) = map_functions(INFO, ["array_of_points"], module=MODULE, handles=handles)
+    assert [(p.name, p.kind, p.handle) for p in fn.params] == [("ps", "handle", "point"), ("n", "scalar", "")]

@@ -224,7 +224,7 @@ def map_function(
             i not in specs
             and i not in length_of.values()
             and pointers == 1
-            and (kinds[i] is not None or (structs is not None and structs.defines(base)))
+            and (kinds[i] is not None or (structs is not None and structs.defines(base) and base not in handles))
             and nxt not in specs
             and nxt not in carriers
             and _is_length_name(names[i], names[nxt])
