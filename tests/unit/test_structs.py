@@ -12,8 +12,8 @@ import dataclasses
 import pickle
 import struct
 from collections.abc import Iterator
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
