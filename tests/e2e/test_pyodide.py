@@ -111,7 +111,17 @@ pair_t swap(pair_t p, const pair_t *add) { pair_t r = {p.hi + add->lo, p.lo + ad
 one_t half(one_t x) { x.v /= 2; return x; }
 """
 DECLARED = {
-    "exports": ["counter_new", "counter_free", "counter_add", "counter_name", "live", "hexify", "level_of", "swap", "half"],
+    "exports": [
+        "counter_new",
+        "counter_free",
+        "counter_add",
+        "counter_name",
+        "live",
+        "hexify",
+        "level_of",
+        "swap",
+        "half",
+    ],
     "handles": {"counter": {"destroy": "counter_free"}},
     "functions": {
         "counter_new": {"return": "error if NULL"},
