@@ -56,8 +56,8 @@ from .errors import ConfigError
 
 DIRECTIONS = ("in", "out", "inout")
 SYNTAX = (
-    "'in', 'out', 'inout', 'in[LEN]', 'inout[LEN]', 'in[LEN bytes]', 'inout[LEN bytes]', 'string', or an output "
-    "buffer 'out[CAPACITY]' (see the README)"
+    "'in', 'out', 'inout', 'in[LEN]', 'inout[LEN]', 'in[LEN bytes]', 'inout[LEN bytes]', 'string', 'own' (a handle "
+    "the function takes over), or an output buffer 'out[CAPACITY]' (see the README)"
 )
 _SPEC = re.compile(r"^(in|out|inout)(?:\[\s*([A-Za-z_][A-Za-z0-9_]*)(\s+bytes)?\s*\])?$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -68,7 +68,7 @@ class ParamSpec:
     """What one parameter is, as declared."""
 
     text: str  # as written (for messages)
-    direction: str  # "in", "out", "inout", or "string"
+    direction: str  # "in", "out", "inout", "string", or "own" (a handle the function takes over)
     length: str | None = None  # a buffer: the C parameter that holds its count
     count_bytes: bool = False  # that count is in bytes, not elements
     free: str | None = None  # a returned string the caller frees: the function that frees it
@@ -129,8 +129,8 @@ def parse_return(text: str) -> ParamSpec | None:
 def parse_spec(text: str) -> ParamSpec | None:
     """The spec *text* means, or ``None`` if it is not one (see the module docstring)."""
     spec = text.strip()
-    if spec == "string":
-        return ParamSpec(text, "string")
+    if spec in ("string", "own"):
+        return ParamSpec(text, spec)
     match = _SPEC.match(spec)
     if match is None:
         return None
@@ -256,6 +256,7 @@ class HandleDecl:
 
     ctype: str  # as written: a typedef name, or "struct tag"
     destroy: str | None = None  # the C function that frees one (it takes the handle, alone)
+    base: str | None = None  # a handle type this one is a kind of (its first member: C's inheritance)
 
 
 _HANDLE_TYPE = re.compile(r"^(?:(?:struct|union)\s+)?[A-Za-z_][A-Za-z0-9_]*$")
@@ -273,15 +274,18 @@ def parse_handles(value: object, *, where: str) -> tuple[HandleDecl, ...]:
             raise ConfigError(f"{where}: handles.{ctype}: not a C type name (a typedef name, or 'struct tag')")
         if not isinstance(options, Mapping):
             raise ConfigError(f"{where}: handles.{ctype} must be a table, e.g. {{destroy = 'free_function'}}")
-        unknown = [k for k in options if k != "destroy"]
+        unknown = [k for k in options if k not in ("destroy", "base")]
         if unknown:
-            raise ConfigError(f"{where}: handles.{ctype}: unknown key {unknown[0]!r} (known: destroy)")
+            raise ConfigError(f"{where}: handles.{ctype}: unknown key {unknown[0]!r} (known: destroy, base)")
         destroy = options.get("destroy")
         if destroy is not None and (not isinstance(destroy, str) or not _IDENTIFIER.match(destroy)):
             raise ConfigError(f"{where}: handles.{ctype}.destroy = {destroy!r}: not a C function name")
-        decls.append(HandleDecl(" ".join(ctype.split()), destroy))
+        base = options.get("base")
+        if base is not None and (not isinstance(base, str) or not _HANDLE_TYPE.match(base.strip())):
+            raise ConfigError(f"{where}: handles.{ctype}.base = {base!r}: not a C type name")
+        decls.append(HandleDecl(" ".join(ctype.split()), destroy, None if base is None else " ".join(base.split())))
     return tuple(decls)
 
 
-def handles_to_json(decls: tuple[HandleDecl, ...]) -> dict[str, str | None]:
-    return {d.ctype: d.destroy for d in decls}
+def handles_to_json(decls: tuple[HandleDecl, ...]) -> dict[str, dict[str, str | None]]:
+    return {d.ctype: {"destroy": d.destroy, "base": d.base} for d in decls}

@@ -88,6 +88,43 @@ def test_pycryptodome_error_codes_raise(tmp_path: Path, builder: Builder) -> Non
 
 
 @pytest.fixture(scope="module")
+def aes_wasm(tmp_path_factory: pytest.TempPathFactory, builder: Builder) -> Any:
+    return libraries.aes(tmp_path_factory.mktemp("aes"))
+
+
+@pytest.mark.parametrize("key_size", [16, 24, 32])
+def test_pycryptodome_aes_ecb_matches_the_native_package(aes_wasm: Any, key_size: int) -> None:
+    """A handle that is a kind of another (AES_State, whose first member is a BlockBase), one the
+    ECB mode takes over ("own"), and one length shared by the input and the output buffer."""
+    native = pytest.importorskip("Crypto.Cipher.AES")
+    a = aes_wasm
+    key, data = os.urandom(key_size), os.urandom(4096)
+    cipher = a.AES_start_operation(key)
+    assert isinstance(cipher, a.BlockBase) and type(cipher).__name__ == "AES_State"
+    ecb = a.ECB_start_operation(cipher)
+    assert cipher.closed and not ecb.closed  # ECB owns it now: freeing it is ECB_stop_operation's
+    with pytest.raises(ValueError, match=r"^ECB_encrypt\(\): the BlockBase handle ecbState is closed$"):
+        a.ECB_encrypt(cipher, data)
+    encrypted = a.ECB_encrypt(ecb, data)
+    assert encrypted == native.new(key, native.MODE_ECB).encrypt(data)
+    assert a.ECB_decrypt(ecb, encrypted) == data
+    with pytest.raises(a.Error, match=r"^ECB_encrypt\(\) failed: error \(returned 3\)$"):
+        a.ECB_encrypt(ecb, data[:17])  # ERR_NOT_ENOUGH_DATA: not a whole number of blocks
+    a.ECB_stop_operation(ecb)
+    assert ecb.closed
+
+
+def test_pycryptodome_aes_errors_and_a_cipher_freed_by_its_own_destroy(aes_wasm: Any) -> None:
+    a = aes_wasm
+    with pytest.raises(a.Error, match=r"^AES_start_operation\(\) failed: error \(returned 8\)$"):
+        a.AES_start_operation(b"short")  # ERR_NR_ROUNDS: what raw_aes says of a bad key size
+    with a.AES_start_operation(bytes(16)) as cipher:  # never given to a mode: AES_stop_operation frees it
+        assert not cipher.closed
+    assert cipher.closed
+    a.AES_stop_operation(a.AES_start_operation(bytes(16)))  # the destroy function, called directly: closes it
+
+
+@pytest.fixture(scope="module")
 def xxh_wasm(tmp_path_factory: pytest.TempPathFactory, builder: Builder) -> Any:
     return libraries.xxh(tmp_path_factory.mktemp("xxhash"))
 

@@ -49,6 +49,24 @@ SHA256 = {
 }
 
 
+AES = {  # AES through the ECB mode, as pycryptodome's own Python side drives raw_aes and raw_ecb
+    "exports": ["AES_start_operation", "AES_stop_operation", "ECB_start_operation", "ECB_encrypt", "ECB_decrypt",
+                "ECB_stop_operation"],
+    "handles": {
+        "BlockBase": {"destroy": "ECB_stop_operation"},  # EcbModeState is a typedef of it
+        "AES_State": {"destroy": "AES_stop_operation", "base": "BlockBase"},  # a BlockBase is its first member
+    },
+    "functions": {
+        "AES_start_operation": {"pResult": "out", "return": STATUS},  # (key, key_len, AES_State **)
+        "ECB_start_operation": {"cipher": "own", "pResult": "out", "return": STATUS},  # it takes the cipher over
+        "ECB_encrypt": {"in": "in[data_len]", "out": "out[data_len]", "return": STATUS},  # one length, two buffers
+        "ECB_decrypt": {"in": "in[data_len]", "out": "out[data_len]", "return": STATUS},
+        "AES_stop_operation": {"return": STATUS},
+        "ECB_stop_operation": {"return": STATUS},
+    },
+}  # fmt: skip
+
+
 XXHASH_VERSION = "4.1.0"
 XXH3 = {
     "exports": ["XXH3_64bits", "XXH3_64bits_withSeed", "XXH3_createState", "XXH3_freeState", "XXH3_64bits_reset",
@@ -101,6 +119,12 @@ def sha256(tmp: Path, **changes: Any) -> Any:
     return build(
         tmp, "sha256" + "_changed" * bool(changes), root, ["src/SHA256.c"], **SHA256_OPTIONS, **{**SHA256, **changes}
     )
+
+
+def aes(tmp: Path) -> Any:
+    """pycryptodome's AES and ECB mode: raw_ecb.c's BlockBase takes an AES_State (its first member) over."""
+    root = sdist("pycryptodome", PYCRYPTODOME_VERSION)
+    return build(tmp, "aes", root, ["src/AES.c", "src/raw_ecb.c"], **SHA256_OPTIONS, **AES)
 
 
 def xxh(tmp: Path) -> Any:

@@ -115,7 +115,8 @@ def test_bad_handle_declarations(handles: Any, raws: tuple[RawFunction, ...], me
         (["state_t"], "handles must be a table"),
         ({"state t": {}}, "handles.state t: not a C type name"),
         ({"state_t": "free"}, "handles.state_t must be a table"),
-        ({"state_t": {"free": "f"}}, "handles.state_t: unknown key 'free' \\(known: destroy\\)"),
+        ({"state_t": {"free": "f"}}, "handles.state_t: unknown key 'free' \\(known: destroy, base\\)"),
+        ({"state_t": {"base": "a b"}}, "handles.state_t.base = 'a b': not a C type name"),
         ({"state_t": {"destroy": "a b"}}, "handles.state_t.destroy = 'a b': not a C function name"),
     ],
 )
@@ -268,3 +269,84 @@ def test_a_handle_out_of_a_call_that_succeeded_is_never_none(tmp_path: Any) -> N
         ):
             kernels["state_init"]()
         assert "def state_init() -> state_t:" in generated.pyi
+
+
+# --- a kind of another handle, and handles a function takes over ---------------------------
+
+BASE_NEW = _raw("base_new", result="struct point *")  # struct point: complete, declared a handle
+KIND_NEW = _raw("kind_new", ("out", "state_t **"))
+ADOPT = _raw("adopt", ("b", "struct point *"), ("out", "struct point **"))
+BASE_FREE = _raw("base_free", ("b", "struct point *"), result="void")
+KIND_FREE = _raw("kind_free", ("b", "struct point *"), result="void")  # frees a state_t through its base
+KINDS = {"struct point": {"destroy": "base_free"}, "state_t": {"destroy": "kind_free", "base": "struct point"}}
+KIND_FUNCTIONS = {"kind_new": {"out": "out"}, "adopt": {"b": "own", "out": "out"}}
+
+
+def _kinds() -> list[Function]:
+    raws = (BASE_NEW, KIND_NEW, ADOPT, BASE_FREE, KIND_FREE)
+    mapped = _map(*raws, complete=True, handles=KINDS, functions=KIND_FUNCTIONS)
+    return [Function(**{**f.__dict__, "export": f.name}) for f in mapped]
+
+
+def test_a_handle_type_can_be_a_kind_of_another() -> None:
+    _, kind_new, adopt, _, kind_free = _kinds()
+    point, state = (
+        HandleType("point", "base_free", "struct point"),
+        HandleType("state_t", "kind_free", "struct state", "point"),
+    )
+    assert kind_new.handles == (point, state)  # its base comes with it: the stub defines both classes
+    assert adopt.params[0] == Param("b", "handle", "u32", "struct point *", handle="point", owned=True)
+    assert state in kind_free.handles  # its destroy function takes the base: it closes a state_t too
+
+
+@pytest.mark.parametrize(
+    ("handles", "functions", "message"),
+    [
+        (
+            {"state_t": {"base": "struct point"}},
+            {},
+            r"handles.state_t.base = 'struct point' \(setup.py\): not a handle type",
+        ),
+        (
+            {"struct point": {"base": "state_t"}, "state_t": {"base": "struct point"}},
+            {},
+            r"the bases of .* come back to it",
+        ),
+        (
+            KINDS,
+            {**KIND_FUNCTIONS, "scaled": {"x": "own"}},
+            r"""scaled.x = 'own' .*"own" is for a handle parameter, not 'int'""",
+        ),
+    ],
+)
+def test_bad_kinds_and_owners(handles: Any, functions: Any, message: str) -> None:
+    raws = (BASE_NEW, KIND_NEW, ADOPT, BASE_FREE, KIND_FREE, _raw("scaled", ("x", "int")))
+    with pytest.raises(SignatureError, match=message):
+        _map(*raws, complete=True, handles=handles, functions=functions)
+
+
+def test_a_kind_passes_for_its_base_and_an_owned_handle_is_closed_not_freed(tmp_path: Any) -> None:
+    with imported_stub(_kinds(), tmp_path) as generated:
+        kernels = FakeKernels(generated)
+        module = kernels.module
+        assert issubclass(module.state_t, module.point) and module.state_t.__mro__.index(module.point) == 1
+
+        def store(address: int) -> Any:
+            def effect(call: FakeCall, instance: FakeInstance) -> None:
+                instance.poke(int(call.value("u32", 1 if call.export == "adopt" else 0)), address.to_bytes(4, "little"))
+
+            return effect
+
+        kernels.program("kind_new", effect=store(0x40), result=0)
+        _, state = kernels["kind_new"]()  # (its int result, the handle)
+        assert type(state) is module.state_t
+        kernels.program("adopt", effect=store(0x40), result=0)
+        _, adopted = kernels["adopt"](state)  # a state_t passes for a point; adopt takes it over
+        assert state.closed and type(adopted) is module.point
+        del state
+        gc.collect()
+        assert ("call_u32", "kind_free", 0x40) not in kernels.instance.events  # taken over: never freed here
+        kernels.program("adopt", trap=True)
+        with pytest.raises(Exception, match="adopt failed"):
+            kernels["adopt"](adopted)
+        assert not adopted.closed  # the call failed: nothing was taken over

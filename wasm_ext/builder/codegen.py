@@ -57,6 +57,7 @@ class StubParam:
     capacity_hi: int = 0  # output buffers: the largest capacity the C side can take
     produced: str = ""  # output buffers: the produced length (in elements), read after the call
     handle: str = ""  # handles: the private name of the handle's class
+    owned: bool = False  # handles: the function takes it over (closed, not freed, after a call)
     value: str = ""  # scalars: what is written to the slot, if not the argument itself (a struct of one scalar)
 
     @property
@@ -257,7 +258,8 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
             continue
         python = f"{p.enum} | int" if p.enum else info.python  # an enum parameter takes its class or an int
         if p.kind == "handle":
-            params.append(StubParam(p.name, p.handle, "handle", "", p.ctype, 0, 0, slot, handle=handle_alias(p.handle)))
+            alias = handle_alias(p.handle)
+            params.append(StubParam(p.name, p.handle, "handle", "", p.ctype, 0, 0, slot, handle=alias, owned=p.owned))
             continue
         if p.kind == "scalar":
             params.append(StubParam(p.name, python, "scalar", _check(p.ctype), p.ctype, info.lo, info.hi, slot))
@@ -492,6 +494,7 @@ class StubHandle:
     alias: str
     destroy: str  # the export that frees one ("")
     doc: str
+    base: str = ""  # the handle class it is a kind of ("" for none)
 
 
 def stub_handles(functions: Sequence[Function]) -> list[StubHandle]:
@@ -507,8 +510,21 @@ def stub_handles(functions: Sequence[Function]) -> list[StubHandle]:
             else "no destroy function is declared: the library owns it"
         )
         doc = f"A C ``{h.spelling}``, made by the kernels that return one.\n\n{freed[0].upper()}{freed[1:]}."
-        handles.append(StubHandle(h.name, handle_alias(h.name), destroy, doc))
-    return handles
+        if h.base:
+            doc += f"\n\nIt is a kind of {h.base}: it passes for one."
+        handles.append(StubHandle(h.name, handle_alias(h.name), destroy, doc, h.base))
+    order: list[StubHandle] = []  # a base class before the classes of its kinds
+    by_name = {h.name: h for h in handles}
+
+    def add(handle: StubHandle) -> None:
+        if handle.base in by_name:
+            add(by_name[handle.base])
+        if handle not in order:
+            order.append(handle)
+
+    for stub_handle in handles:
+        add(stub_handle)
+    return order
 
 
 def _c_decl(spelling: str, name: str) -> str:

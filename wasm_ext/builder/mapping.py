@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 
 from ..declarations import DIRECTIONS, FunctionDecl, HandleDecl, ParamSpec
 from ..errors import SignatureError, WasmCompileError
@@ -159,7 +160,8 @@ def map_function(
         result, result_string = "u32", "static"
     elif result_ptr == 1 and result_base in handles:
         result, result_handle = "u32", handles[result_base].name
-        used_handles[result_handle] = handles[result_base]
+        for kind_of_handle in _handle_chain(handles[result_base], handles):
+            used_handles[kind_of_handle.name] = kind_of_handle
     elif result_ptr == 0 and structs is not None and structs.defines(result_base):
         struct = struct_of(result_base, f"its result ({raw.result})")
         result, result_struct = struct.direct or VOID, struct.name
@@ -305,14 +307,22 @@ def map_function(
                     f"{where}: parameter {p.name or i!s} ({p.spelling}) points to a {handle.name} handle: if the "
                     f"function stores a new one there, declare {_declare(raw.name, p.name or 'PARAM', 'out')}"
                 )
-            if pointers == 1 and spec is not None:
-                raise key_error(p.name, f"a {handle.name} handle is passed as it is: leave it undeclared")
-            used_handles[handle.name] = handle
+            if pointers == 1 and spec is not None and spec.direction != "own":
+                raise key_error(
+                    p.name,
+                    f'a {handle.name} handle is passed as it is: leave it undeclared (or "own" if the '
+                    "function takes it over)",
+                )
+            for kind_of_handle in _handle_chain(handle, handles):
+                used_handles[kind_of_handle.name] = kind_of_handle
             kind_of = "handle" if pointers == 1 else "handle_out"
             if pointers == 1:
                 used.add(pname)
-            params.append(Param(pname, kind_of, "u32", p.spelling, cname=cname, handle=handle.name))
+            owned = spec is not None and spec.direction == "own"
+            params.append(Param(pname, kind_of, "u32", p.spelling, cname=cname, handle=handle.name, owned=owned))
             continue
+        if spec is not None and spec.direction == "own":
+            raise key_error(p.name, f'"own" is for a handle parameter, not {p.spelling!r}')
         if structs is not None and pointers in (0, 1) and structs.defines(base):
             params.append(
                 _struct_param(
@@ -463,6 +473,15 @@ def _struct_param(
     return Param(pname, direction, "u32", p.spelling, cname=cname, struct=struct.name)
 
 
+def _handle_chain(handle: HandleType, handles: dict[str, HandleType]) -> list[HandleType]:
+    """*handle*'s type and the types it is a kind of (``base``), the most basic first."""
+    by_name = {h.name: h for h in handles.values()}
+    chain = [handle]
+    while chain[-1].base and len(chain) <= len(by_name):
+        chain.append(by_name[chain[-1].base])
+    return chain[::-1]
+
+
 def wrappable(fn: RawFunction) -> bool:
     """A static function defined in a header: the build exports it through a generated wrapper
     compiled in its source's translation unit (where the header defines it)."""
@@ -518,13 +537,29 @@ def handle_types(
     for record, complete in info.records.items():
         if not complete and record not in found:
             found[record] = HandleType(aliases.get(record, record.split()[1]), "", record)
+    for decl in declared:
+        if decl.base is None:
+            continue
+        own = canonical(decl.ctype, info.typedefs)[0]
+        base = canonical(decl.base, info.typedefs)[0]
+        where = f"{module}: handles.{decl.ctype}.base = {decl.base!r} ({origin or 'declared'})"
+        if base not in found:
+            raise SignatureError(f"{where}: not a handle type (declare it in handles too)")
+        found[own] = replace(found[own], base=found[base].name)
+        seen = {own}
+        while found[base].base:  # a kind of itself, through its bases, would never end
+            base = next(k for k, h in found.items() if h.name == found[base].base)
+            if base in seen:
+                raise SignatureError(f"{where}: the bases of {decl.ctype} come back to it")
+            seen.add(base)
     return found
 
 
-def _check_destroy(fn: Function, handle: HandleType, origin: str) -> str | None:
-    """Why *fn* cannot be the destroy function of *handle*, or ``None``."""
+def _check_destroy(fn: Function, handle: HandleType, origin: str, handles: dict[str, HandleType]) -> str | None:
+    """Why *fn* cannot be the destroy function of *handle* (it takes one of it, or of a type it is a kind of)."""
     arguments = fn.arguments
-    if len(arguments) != 1 or arguments[0].handle != handle.name or fn.returned:
+    kinds = {h.name for h in _handle_chain(handle, handles)}
+    if len(arguments) != 1 or arguments[0].handle not in kinds or fn.returned:
         return (
             f"handles.{handle.name}.destroy = {fn.name!r} ({origin or 'declared'}): {fn.name}() must take one "
             f"{handle.name} and nothing else"
@@ -602,12 +637,14 @@ def map_functions(
         except SignatureError as exc:
             problems.append(str(exc))
             continue
-        functions.append(fn)
         problems += _helper_problems(fn, names, origin, module)
         for handle in types.values():
-            problem = _check_destroy(fn, handle, origin) if handle.destroy == name else None
+            problem = _check_destroy(fn, handle, origin, types) if handle.destroy == name else None
             if problem is not None:
                 problems.append(f"{module}: function {name}() at {fn.location}: {problem}")
+            elif handle.destroy == name and handle not in fn.handles:  # it frees a kind of its parameter's type
+                fn = replace(fn, handles=(*fn.handles, handle))
+        functions.append(fn)
     by_c_name = {f.name: f for f in functions}
     for fn in functions:
         for p in fn.params:

@@ -107,6 +107,7 @@ class HandleType:
     name: str  # the class name (the typedef name, or the struct's tag)
     destroy: str  # the C function that frees one ("" if none was declared)
     spelling: str  # the C type: "struct state"
+    base: str = ""  # the handle class this one is a kind of ("" for none): its objects pass for one
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class Param:
     capacity: str = ""  # output: its capacity, an expression over C parameter names, integers and bound functions
     produced: str = ""  # output: where its produced length comes from: "capacity", "return" or "pointer"
     struct: str = ""  # a struct by value or by pointer: its class (see Function.structs)
+    owned: bool = False  # handle: the function takes it over (declared "own"): closed, not freed, after a call
 
     @property
     def c_name(self) -> str:

@@ -225,6 +225,7 @@ def _render(module_name: str, functions: Sequence[Function], *, sources: Sequenc
             ("bad_capacity", "output" in kinds),
             ("bad_length", "output" in kinds),
             ("check_handle", "handle" in kinds),
+            ("disown", any(p.owned for f in prepared for p in f.params)),
             ("wrap_handle", any(fn.result_handle for fn in functions) or "handle_out" in kinds),
             ("check_struct", bool(structs)),
             ("c_struct", bool(structs)),

@@ -100,6 +100,13 @@ def _destroy(instance: Instance, export: str, address: int, owner: int, pid: int
     instance.call_u32(export, address, export)
 
 
+def disown(handle: Handle) -> None:
+    """*handle* was taken over by the C function it was passed to (declared "own"): closed, never freed here."""
+    if handle._finalizer is not None:
+        handle._finalizer.detach()
+    handle._address = 0
+
+
 def check_handle(value: Any, cls: type[Handle], instance: Instance, function: str, name: str) -> None:
     """Raise the error that says why *value* cannot be passed as *name* to *function* in *instance*."""
     if not isinstance(value, cls):

@@ -25,7 +25,7 @@ from .arguments import (
 from .buffer import WasmBuffer
 from .enums import CEnum
 from .exceptions import KernelError, KernelTimeout, KernelTrap, LibraryError
-from .handles import Handle, check_handle, wrap_handle
+from .handles import Handle, check_handle, disown, wrap_handle
 from .loader import KernelModule
 from .sandbox import WasiGrants
 from .structs import CStruct, c_struct, check_struct
@@ -55,6 +55,7 @@ __all__ = [
     "check_handle",
     "check_int",
     "check_struct",
+    "disown",
     "in_buffer",
     "in_string",
     "length_mismatch",
