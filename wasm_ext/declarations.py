@@ -31,9 +31,22 @@ Parameter specs:
     ``N`` when no ``= EXPR`` is given), passes it in ``N`` (or ``*N``), and returns the
     ``bytes`` produced: as long as ``*N`` after the call, as the result (``-> return``), or
     the whole capacity.
+``in[*LEN]``
+    on a ``const T **`` cursor (Brotli's ``next_in`` with ``size_t *available_in``): the
+    stub passes a buffer through the cursor and its length through ``*LEN``, and returns
+    what ``*LEN`` holds after the call (how much was not consumed).
+``null``
+    a pointer the stub passes as ``NULL`` (an optional allocator callback, an ``opaque``).
+``in = VALUE``
+    a pointer to one integer the stub fills with ``VALUE`` itself (hidden).
+``own``
+    a handle the function takes over: closed, and never freed by the stub, after a call.
 ``string``
     a NUL-terminated ``const char *`` (the default for one with no length after it;
     declaring it silences the warning about a possible length).
+``"return": "bytes[*N]"``
+    the result points to bytes the library keeps, as many as ``*N`` holds after the call
+    (an ``out``, ``inout`` or ``in = VALUE`` parameter): they are copied to ``bytes``.
 ``"return": "string"`` (or ``"string, free=free"``)
     the result, a ``char *``, is a NUL-terminated string copied to ``str`` (and then freed
     with ``free()``); a ``const char *`` result is a static string without declaring it.
@@ -56,10 +69,13 @@ from .errors import ConfigError
 
 DIRECTIONS = ("in", "out", "inout")
 SYNTAX = (
-    "'in', 'out', 'inout', 'in[LEN]', 'inout[LEN]', 'in[LEN bytes]', 'inout[LEN bytes]', 'string', 'own' (a handle "
-    "the function takes over), or an output buffer 'out[CAPACITY]' (see the README)"
+    "'in', 'out', 'inout', 'in[LEN]', 'inout[LEN]', 'in[LEN bytes]', 'inout[LEN bytes]', 'in[*LEN]' (a cursor), "
+    "'string', 'own' (a handle the function takes over), 'null', 'in = VALUE', or an output buffer 'out[CAPACITY]' "
+    "(see the README)"
 )
-_SPEC = re.compile(r"^(in|out|inout)(?:\[\s*([A-Za-z_][A-Za-z0-9_]*)(\s+bytes)?\s*\])?$")
+_SPEC = re.compile(r"^(in|out|inout)(?:\[\s*(\*?)\s*([A-Za-z_][A-Za-z0-9_]*)(\s+bytes)?\s*\])?$")
+_FIXED = re.compile(r"^in\s*=\s*(-?[0-9]+)$")
+_RETURN_BYTES = re.compile(r"^bytes\s*\[\s*\*\s*([A-Za-z_][A-Za-z0-9_]*)\s*\]$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -68,7 +84,7 @@ class ParamSpec:
     """What one parameter is, as declared."""
 
     text: str  # as written (for messages)
-    direction: str  # "in", "out", "inout", "string", or "own" (a handle the function takes over)
+    direction: str  # "in", "out", "inout", "string", "own" (a handle the function takes over), "null", "fixed"
     length: str | None = None  # a buffer: the C parameter that holds its count
     count_bytes: bool = False  # that count is in bytes, not elements
     free: str | None = None  # a returned string the caller frees: the function that frees it
@@ -80,6 +96,8 @@ class ParamSpec:
     capacity_pointer: bool = False
     capacity: str | None = None  # the capacity as an expression (over parameters, constants, bound functions)
     produced: str = "capacity"
+    length_pointer: bool = False  # in[*LEN]: a cursor (T **) whose length goes in and out through *LEN
+    value: int = 0  # "in = VALUE": the value
 
     @property
     def is_output(self) -> bool:
@@ -102,7 +120,7 @@ class FunctionDecl:
 
 
 RETURN_SYNTAX = (
-    "'string', 'string, free=free', or 'error if < 0' ('!= 0', '== 0', 'NULL', 'false', or a function such as "
+    "'string', 'string, free=free', 'bytes[*N]', or 'error if < 0' ('!= 0', '== 0', 'NULL', 'false', or a function such as "
     "'error if is_error'), optionally followed by ', message=error_name'"
 )
 _ERROR = re.compile(
@@ -117,6 +135,9 @@ def parse_return(text: str) -> ParamSpec | None:
     match = _RETURN.match(text.strip())
     if match is not None:
         return ParamSpec(text, "string", free=match.group(1))
+    match = _RETURN_BYTES.match(text.strip())
+    if match is not None:
+        return ParamSpec(text, "bytes", length=match.group(1), length_pointer=True)
     match = _ERROR.match(text.strip())
     if match is None:
         return None
@@ -129,15 +150,20 @@ def parse_return(text: str) -> ParamSpec | None:
 def parse_spec(text: str) -> ParamSpec | None:
     """The spec *text* means, or ``None`` if it is not one (see the module docstring)."""
     spec = text.strip()
-    if spec in ("string", "own"):
+    if spec in ("string", "own", "null"):
         return ParamSpec(text, spec)
+    fixed = _FIXED.match(spec)
+    if fixed is not None:
+        return ParamSpec(text, "fixed", value=int(fixed.group(1)))
     match = _SPEC.match(spec)
     if match is None:
         return None
-    direction, length, in_bytes = match.groups()
+    direction, pointer, length, in_bytes = match.groups()
     if direction == "out" and length is not None:
         return None  # an output buffer: parse_output
-    return ParamSpec(text, direction, length, bool(in_bytes))
+    if pointer and (direction != "in" or in_bytes):
+        return None  # a cursor is read: in[*LEN]
+    return ParamSpec(text, direction, length, bool(in_bytes), length_pointer=bool(pointer))
 
 
 _OUTPUT = re.compile(r"^out\[(.+)\]\s*(->\s*return)?$")

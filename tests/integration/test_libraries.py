@@ -55,6 +55,21 @@ def test_brotli_what_the_declarations_leave_to_python(brotli_wasm: Any) -> None:
     assert b.BrotliEncoderVersion() == b.BrotliDecoderVersion() == 0x1002001
 
 
+@pytest.mark.parametrize("data", DATA, ids=["empty", "one", "mixed", "bytes"])
+def test_brotli_streaming_matches_the_native_package(brotli_wasm: Any, data: bytes) -> None:
+    """Encoder and decoder instances (handles), NULL allocator callbacks, the input cursor
+    (next_in with *available_in), and the output the library keeps (TakeOutput: pointer + *size)."""
+    native = pytest.importorskip("brotli")
+    chunks = [data[i : i + 7000] for i in range(0, len(data), 7000)]
+    ours = libraries.brotli_compress_stream(brotli_wasm, chunks, quality=5)
+    assert native.decompress(ours) == data
+    theirs = native.compress(data, quality=5)
+    for chunk in (1, 1000, 1 << 20):
+        assert libraries.brotli_decompress_stream(brotli_wasm, theirs, chunk) == data
+    with pytest.raises(ValueError, match="brotli: <BrotliDecoderErrorCode"):
+        libraries.brotli_decompress_stream(brotli_wasm, b"not brotli at all")
+
+
 @pytest.fixture(scope="module")
 def sha256_wasm(tmp_path_factory: pytest.TempPathFactory, builder: Builder) -> Any:
     return libraries.sha256(tmp_path_factory.mktemp("sha256"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,55 @@ BROTLI = {
         "BrotliEncoderVersion",
         "BrotliDecoderVersion",
         "BrotliDecoderErrorString",
+        # streaming: an encoder and a decoder instance, fed through the input cursor, emptied with TakeOutput
+        "BrotliEncoderCreateInstance",
+        "BrotliEncoderDestroyInstance",
+        "BrotliEncoderSetParameter",
+        "BrotliEncoderCompressStream",
+        "BrotliEncoderHasMoreOutput",
+        "BrotliEncoderIsFinished",
+        "BrotliEncoderTakeOutput",
+        "BrotliDecoderCreateInstance",
+        "BrotliDecoderDestroyInstance",
+        "BrotliDecoderDecompressStream",
+        "BrotliDecoderTakeOutput",
+        "BrotliDecoderGetErrorCode",
     ],
+    "handles": {
+        "BrotliEncoderState": {"destroy": "BrotliEncoderDestroyInstance"},
+        "BrotliDecoderState": {"destroy": "BrotliDecoderDestroyInstance"},
+    },
     "functions": {
+        # the allocator callbacks and their opaque pointer: NULL, Brotli's own malloc and free
+        "BrotliEncoderCreateInstance": {
+            "alloc_func": "null",
+            "free_func": "null",
+            "opaque": "null",
+            "return": "error if NULL",
+        },
+        "BrotliDecoderCreateInstance": {
+            "alloc_func": "null",
+            "free_func": "null",
+            "opaque": "null",
+            "return": "error if NULL",
+        },
+        "BrotliEncoderSetParameter": {"return": "error if false"},
+        # no output buffer (available_out 0, next_out NULL): the output is taken with TakeOutput
+        "BrotliEncoderCompressStream": {
+            "next_in": "in[*available_in]",
+            "available_out": "in = 0",
+            "next_out": "null",
+            "total_out": "null",
+            "return": "error if false",
+        },
+        "BrotliDecoderDecompressStream": {
+            "next_in": "in[*available_in]",
+            "available_out": "in = 0",
+            "next_out": "null",
+            "total_out": "null",
+        },
+        "BrotliEncoderTakeOutput": {"size": "in = 0", "return": "bytes[*size]"},  # 0: as much as there is
+        "BrotliDecoderTakeOutput": {"size": "in = 0", "return": "bytes[*size]"},
         "BrotliEncoderCompress": {
             "input_buffer": "in[input_size]",
             "encoded_buffer": "out[*encoded_size = BrotliEncoderMaxCompressedSize(input_size)]",
@@ -32,7 +80,7 @@ BROTLI = {
         },
         "BrotliDecoderDecompress": {"encoded_buffer": "in[encoded_size]", "decoded_buffer": "out[*decoded_size]"},
     },
-}
+}  # fmt: skip
 
 
 PYCRYPTODOME_VERSION = "4.4.0"
@@ -107,6 +155,49 @@ def brotli(tmp: Path) -> Any:
         str(p.relative_to(root)) for part in ("common", "enc", "dec") for p in (root / "c" / part).glob("*.c")
     )
     return build(tmp, "brotli", root, sources, include_dirs=["c/include"], wasi=True, **BROTLI)
+
+
+def brotli_compress_stream(b: Any, chunks: Iterable[bytes | memoryview], quality: int = 5) -> bytes:
+    """Compress *chunks* with the bound streaming encoder, the way brotli's own Python module drives it."""
+    process, finish = (
+        b.BrotliEncoderOperation.BROTLI_OPERATION_PROCESS,
+        b.BrotliEncoderOperation.BROTLI_OPERATION_FINISH,
+    )
+    out: list[bytes] = []
+    with b.BrotliEncoderCreateInstance() as encoder:
+        b.BrotliEncoderSetParameter(encoder, b.BrotliEncoderParameter.BROTLI_PARAM_QUALITY, quality)
+        for chunk in chunks:
+            view = memoryview(chunk)
+            while True:  # the cursor says how much is left: feed it again after taking the output
+                left = b.BrotliEncoderCompressStream(encoder, process, view)
+                while b.BrotliEncoderHasMoreOutput(encoder):
+                    out.append(b.BrotliEncoderTakeOutput(encoder))
+                if not left:
+                    break
+                view = view[len(view) - left :]
+        while not b.BrotliEncoderIsFinished(encoder):
+            b.BrotliEncoderCompressStream(encoder, finish, b"")
+            while b.BrotliEncoderHasMoreOutput(encoder):
+                out.append(b.BrotliEncoderTakeOutput(encoder))
+    return b"".join(out)
+
+
+def brotli_decompress_stream(b: Any, data: bytes, chunk: int = 1 << 16) -> bytes:
+    """Decompress *data*, fed *chunk* bytes at a time, with the bound streaming decoder."""
+    results = b.BrotliDecoderResult
+    out: list[bytes] = []
+    with b.BrotliDecoderCreateInstance() as decoder:
+        view, result = memoryview(data), results.BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT
+        while result is not results.BROTLI_DECODER_RESULT_SUCCESS:
+            piece = view[:chunk]
+            result, left = b.BrotliDecoderDecompressStream(decoder, piece)
+            out.append(b.BrotliDecoderTakeOutput(decoder))
+            if result is results.BROTLI_DECODER_RESULT_ERROR:
+                raise ValueError(f"brotli: {b.BrotliDecoderGetErrorCode(decoder)!r}")
+            if result is results.BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT and not view:
+                raise ValueError("brotli: the stream ends early")
+            view = view[len(piece) - left :]
+    return b"".join(out)
 
 
 SHA256_OPTIONS = {"include_dirs": ["src"], "define_macros": ["HAVE_STDINT_H", "HAVE_POSIX_MEMALIGN"]}

@@ -458,7 +458,7 @@ def test_string_result_declarations_are_checked() -> None:
         _mapped(_raw(("x", "int")), **{"return": "string"})
     with pytest.raises(
         ConfigError,
-        match=r"functions.f.return = 'str' is not a result spec; use 'string', 'string, free=free', or 'error if < 0'",
+        match=r"functions.f.return = 'str' is not a result spec; use 'string', 'string, free=free', 'bytes\[\*N\]', or 'error if < 0'",
     ):
         parse_functions({"f": {"return": "str"}}, where="k")
     with pytest.raises(ConfigError, match=r"only the C library's free\(\) can free a result for now"):
@@ -698,3 +698,126 @@ def test_output_buffers_over_the_fake_engine(tmp_path: Path) -> None:
 
         kernels.program("fill_ints", effect=fill_ints)
         assert kernels["fill_ints"]() == struct.pack("<2i", 7, 8)
+
+
+# --- cursors, NULLs, constants by pointer, bytes the library keeps ----------------------------
+
+STREAM = _raw(
+    ("s", "int"),
+    ("available_in", "size_t *"),
+    ("next_in", "const uint8_t **"),
+    ("available_out", "size_t *"),
+    ("next_out", "uint8_t **"),
+    ("alloc", "void *(*)(void *, size_t)"),
+)
+STREAM_SPECS = {"next_in": "in[*available_in]", "available_out": "in = 7", "next_out": "null", "alloc": "null"}
+TAKE = _raw(("size", "size_t *"), result="const uint8_t *")
+
+
+@pytest.mark.parametrize(
+    ("text", "spec"),
+    [
+        ("null", ParamSpec("null", "null")),
+        ("in = 0", ParamSpec("in = 0", "fixed", value=0)),
+        ("in=-3", ParamSpec("in=-3", "fixed", value=-3)),
+        ("in[*avail]", ParamSpec("in[*avail]", "in", "avail", length_pointer=True)),
+        ("own", ParamSpec("own", "own")),
+    ],
+)
+def test_cursor_and_constant_specs(text: str, spec: ParamSpec) -> None:
+    assert parse_spec(text) == spec
+
+
+@pytest.mark.parametrize("text", ["inout[*n]", "in[*n bytes]", "in = x", "in = 1.5", "nul"])
+def test_not_cursor_or_constant_specs(text: str) -> None:
+    assert parse_spec(text) is None
+
+
+def test_a_cursor_its_length_and_hidden_constants_map() -> None:
+    fn = _mapped(STREAM, **STREAM_SPECS)
+    kinds = [(p.name, p.kind) for p in fn.params]
+    assert kinds == [
+        ("s", "scalar"),
+        ("available_in", "cursor_length"),
+        ("next_in", "buffer"),
+        ("available_out", "fixed"),
+        ("next_out", "null"),
+        ("alloc", "null"),
+    ]
+    assert fn.params[2].cursor and fn.params[2].length == 1 and fn.params[3].fixed == 7
+    assert [p.name for p in fn.arguments] == ["s", "next_in"]
+    assert fn.wasm_params == ("i32",) * 6
+    take = _mapped(TAKE, size="in = 0", **{"return": "bytes[*size]"})
+    assert (take.result, take.result_length) == ("u32", 0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "specs", "message"),
+    [
+        (_raw(("n", "int")), {"n": "null"}, """functions.f.n = 'null' .*"null" is for a pointer, not 'int'"""),
+        (_raw(("n", "uint8_t *")), {"n": "in = 256"}, "256 does not fit its 'uint8_t \\*'"),
+        (_raw(("n", "double *")), {"n": "in = 1"}, '"in = VALUE" is for a pointer to one integer'),
+        (
+            _raw(("len", "size_t *"), ("p", "const uint8_t *")),
+            {"p": "in[*len]"},
+            "a cursor must be a 'const T \\*\\*' to numbers, not 'const uint8_t \\*'",
+        ),
+        (
+            _raw(("len", "size_t"), ("p", "const uint8_t **")),
+            {"p": "in[*len]"},
+            "the cursor's length \\*len needs a pointer to an integer, not 'size_t'",
+        ),
+        (
+            TAKE,
+            {"size": "in", "return": "bytes[*size]"},
+            'bytes\\[\\*size\\] needs size, a pointer to an integer declared "out"',
+        ),
+        (_raw(("size", "size_t *"), result="int"), {"size": "out", "return": "bytes[*size]"}, "must point to bytes"),
+    ],
+)
+def test_bad_cursors_and_constants(raw: RawFunction, specs: dict[str, str], message: str) -> None:
+    with pytest.raises(SignatureError, match=message):
+        _mapped(raw, **specs)
+
+
+STREAMING = [
+    Function(**{**f.__dict__, "name": e, "export": e})
+    for f, e in (
+        (_mapped(STREAM, **STREAM_SPECS), "feed"),
+        (_mapped(TAKE, size="in = 0", **{"return": "bytes[*size]"}), "take"),
+    )
+]
+
+
+class _Kept(_Memory):
+    """Bytes the library keeps, in its flat memory: what a bytes[*N] result reads."""
+
+    def read_returned(self, address: int, nbytes: int, function: str) -> bytes:
+        self.events.append(("read_returned", address, nbytes, function))
+        return bytes(self.flat[address : address + nbytes])
+
+
+def test_a_cursor_and_bytes_the_library_keeps_over_the_fake_engine(tmp_path: Path) -> None:
+    with imported_stub(STREAMING, tmp_path) as generated:
+        kernels = FakeKernels(generated, instance=_Kept(b"\0" * 64 + b"kept bytes"))
+        seen: dict[str, Any] = {}
+
+        def feed(call: FakeCall, instance: FakeInstance) -> None:
+            block = int(call.value("u32", 1))  # available_in's address: the block of values
+            left, data_at, out = struct.unpack("<III", call.memory[block][:12])
+            seen.update(left=left, data=call.memory[data_at], out=out, pointer=int(call.value("u32", 2)) - block)
+            seen.update(nulls=(call.value("u32", 4), call.value("u32", 5)))
+            instance.poke(block, struct.pack("<I", 2))  # two bytes not consumed
+
+        kernels.program("feed", effect=feed, result=1)
+        assert kernels["feed"](5, b"hello") == (1, 2)  # the result, then what *available_in holds after the call
+        assert seen == {"left": 5, "data": b"hello", "out": 7, "pointer": 4, "nulls": (0, 0)}
+
+        def take(call: FakeCall, instance: FakeInstance) -> None:
+            instance.poke(int(call.value("u32", 0)), struct.pack("<I", 10))
+
+        kernels.program("take", effect=take, result=64)
+        assert kernels["take"]() == b"kept bytes"
+        assert ("read_returned", 64, 10, "take") in kernels.instance.events
+        assert "def feed(s: int, next_in: Buffer | WasmBuffer) -> tuple[int, int]:" in generated.pyi
+        assert "def take() -> bytes:" in generated.pyi

@@ -128,7 +128,17 @@ def _check(kind: str) -> str:
     return "float" if SCALARS[kind].python == "float" else "bool" if kind == "bool" else "int"
 
 
-VALUE_KINDS = ("in", "inout", "out", "handle_out", "capacity_ptr", "capacity_ptr_arg", "struct")
+VALUE_KINDS = (
+    "in",
+    "inout",
+    "out",
+    "handle_out",
+    "capacity_ptr",
+    "capacity_ptr_arg",
+    "struct",
+    "fixed",
+    "cursor_length",
+)
 RESULT = -1  # the position of a struct result returned through a hidden pointer, in the block of values
 
 
@@ -146,13 +156,13 @@ def _values_layout(fn: Function) -> _Values:
     by_name = {t.name: t for t in fn.structs}
     fmt, offsets, items, offset, count = "<", {}, {}, 0, 0
     entries = [(RESULT, fn.result_struct)] if fn.returns_indirect else []
-    entries += [(i, p.struct) for i, p in enumerate(fn.params) if p.kind in VALUE_KINDS]
+    entries += [(i, p.struct) for i, p in enumerate(fn.params) if p.kind in VALUE_KINDS or p.cursor]
     for position, struct in entries:
         if struct:
             part, n = struct_format(by_name[struct], by_name)
             size, align = by_name[struct].size, by_name[struct].align
         else:
-            kind = fn.params[position].ctype
+            kind = "u32" if fn.params[position].cursor else fn.params[position].ctype  # a cursor: a pointer
             part, n, size = STRUCT_CODES[kind], 1, SCALARS[kind].size
             align = size
         pad = -offset % align
@@ -219,6 +229,11 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
     params: list[StubParam] = []
     reads: list[tuple[str, str]] = []  # (annotation, expression) of each value returned besides the result
     shift = 1 if fn.returns_indirect else 0  # the hidden result pointer comes first
+    if fn.result_length >= 0:  # bytes the library keeps, as many as a value by pointer says after the call
+        length = f"_v{values_index}[{layout.items[fn.result_length]}]"
+        read = f'_inst.read_returned(_b.u32[0], {length}, "{fn.export}")'
+        params.append(StubParam("", "", "result_bytes", "", "u32", 0, 0, "", read=read, output="_obytes"))
+        reads.append(("bytes", "_obytes"))
     if fn.returns_indirect:
         read = f"{make_name(fn.result_struct)}(_v{values_index}, 0)"
         at = f"_at{values_index}"
@@ -263,6 +278,9 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
             continue
         if p.kind == "scalar":
             params.append(StubParam(p.name, python, "scalar", _check(p.ctype), p.ctype, info.lo, info.hi, slot))
+            continue
+        if p.kind == "null":
+            params.append(StubParam(p.name, "", "null", "", p.ctype, 0, 0, slot))
             continue
         if p.kind == "length":
             buffers = [
@@ -331,6 +349,7 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
                 StubParam(p.name, STRING_ANNOTATION, "string", "", p.ctype, 0, 0, slot, index, nbytes=f"_n{index}")
             )
         elif p.kind == "buffer":
+            at = f"_at{values_index} + {offsets[position]}" if p.cursor and offsets[position] else ""
             params.append(
                 StubParam(
                     p.name,
@@ -345,6 +364,7 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
                     itemsize=info.size,
                     writable=p.writable,
                     nbytes=f"_n{index}",
+                    address=at or (f"_at{values_index}" if p.cursor else ""),  # a cursor: the pointer in the block
                 )
             )
         else:  # a value by pointer (in, inout, out, handle_out): in the block of values
@@ -381,8 +401,10 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
     if offsets:
         values_struct = f"_values_{fn.export}"
         capacity_of = {b.length: memory_index[i] for i, b in enumerate(fn.params) if b.kind == "output"}
-        values_pack = ", ".join(_pack_item(fn, i, capacity_of) for i in offsets)
-        params.append(StubParam("", "", "values", "", "", 0, 0, "", values_index, nbytes=str(layout.size)))
+        values_pack = ", ".join(_pack_item(fn, i, capacity_of, memory_index) for i in offsets)
+        # packed inside the call's try (after the buffers a cursor points at are staged): released by address
+        values = StubParam("", "", "values", "", "", 0, 0, "", values_index, nbytes=str(layout.size), source="None")
+        params.append(values)
     results: list[tuple[str, str]] = []
     error_value = error_test = error_message = ""
     if fn.error:
@@ -393,6 +415,7 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
             error_message = f"{kernel_alias((exports or {}).get(fn.error_message, fn.error_message))}(_c)"
     drops_result = fn.error in ("!= 0", "== 0") and not (fn.result_handle or fn.result_string)
     drops_result = drops_result or any(p.produced == "return" for p in fn.params)  # it is the output's length
+    drops_result = drops_result or fn.result_length >= 0  # the pointer to the bytes returned instead
     if fn.result != VOID and not drops_result:
         result_expr = "_b.u32[0] != 0" if fn.result == "bool" else _slot(fn.result, 0)
         if fn.result_enum:
@@ -446,11 +469,18 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
     )
 
 
-def _pack_item(fn: Function, position: int, capacity_of: dict[int, int]) -> str:
+def _pack_item(fn: Function, position: int, capacity_of: dict[int, int], memory_index: dict[int, int]) -> str:
     """What the block of values is packed with for the value at *position* (RESULT: the struct result)."""
     if position == RESULT:
         return f"*{zero_name(fn.result_struct)}"
     p = fn.params[position]
+    if p.cursor:  # the cursor points at its staged buffer
+        return f"_at{memory_index[position]}"
+    if p.kind == "cursor_length":
+        cursor = next(i for i, b in enumerate(fn.params) if b.cursor and b.length == position)
+        return _count(fn.params[cursor], memory_index[cursor])
+    if p.kind == "fixed":
+        return str(p.fixed)
     if p.struct:
         return (
             f"*{zero_name(p.struct)}"

@@ -149,7 +149,16 @@ def map_function(
     if error is not None:
         returns = None
     char_pointer = result_ptr == 1 and result_base.split()[-1:] == ["char"]
-    if returns is not None:
+    bytes_length = ""  # "bytes[*N]": N
+    if returns is not None and returns.direction == "bytes":
+        element = scalar_kind(result_base) if result_ptr == 1 else None
+        if element not in ("i8", "u8", VOID):
+            raise SignatureError(
+                f"{where}: functions.{raw.name}.return = {returns.text!r} ({origin or 'declared'}): a bytes result "
+                f"must point to bytes (char, uint8_t or void), not {raw.result!r}"
+            )
+        result, bytes_length = "u32", returns.length or ""
+    elif returns is not None:
         if not char_pointer:
             raise SignatureError(
                 f"{where}: functions.{raw.name}.return = {returns.text!r} ({origin or 'declared'}): a string "
@@ -235,6 +244,7 @@ def map_function(
         ):
             length_of[i] = nxt
     lengths = set(length_of.values())
+    cursor_lengths = {length_of[b] for b, s in specs.items() if s.length_pointer and b in length_of}
     integers = [n for n, (_, ptr, _), k in zip(names, types, kinds) if ptr == 0 and is_integer(k)]
 
     params: list[Param] = []
@@ -244,6 +254,20 @@ def map_function(
         kind = kinds[i]
         spec = specs.get(i)
         pname = python_name(p.name, i)
+        if i in cursor_lengths:
+            cursors = [b for b, n in length_of.items() if n == i]
+            if len(cursors) > 1 or spec is not None:
+                raise key_error(
+                    p.name, f"it is the length of the cursor {names[cursors[0]]}: it cannot be shared or declared"
+                )
+            if pointers != 1 or not is_integer(kind):
+                raise key_error(
+                    names[cursors[0]],
+                    f"the cursor's length *{p.name} needs a pointer to an integer, not {p.spelling!r}",
+                )
+            assert kind is not None
+            params.append(Param(pname, "cursor_length", kind, p.spelling, cname="" if pname == p.name else p.name))
+            continue
         if i in lengths:
             if spec is not None:
                 buffers = ", ".join(names[b] for b, n in length_of.items() if n == i)
@@ -300,6 +324,9 @@ def map_function(
                 )
             )
             continue
+        if spec is not None and spec.direction in ("null", "fixed"):
+            params.append(_constant_param(p, i, (pname, cname), spec, (base, pointers, const, kind), key_error))
+            continue
         handle = handles.get(base) if pointers in (1, 2) else None
         if handle is not None and i not in length_of:
             if pointers == 2 and (spec is None or spec.direction != "out"):
@@ -331,6 +358,13 @@ def map_function(
             )
             if params[-1].is_argument:
                 used.add(pname)
+            continue
+        if i in length_of and i in specs and specs[i].length_pointer:
+            if pointers != 2 or kind is None or kind == VOID or not const:
+                raise key_error(p.name, f"a cursor must be a 'const T **' to numbers, not {p.spelling!r}")
+            used.add(pname)
+            element = "u8" if kind == "bool" else kind
+            params.append(Param(pname, "buffer", element, p.spelling, False, length_of[i], cname=cname, cursor=True))
             continue
         if i in length_of:
             if pointers != 1 or kind is None:
@@ -416,6 +450,16 @@ def map_function(
     if any(p.kind == "output" and p.produced == "return" for p in params) and not is_integer(result):
         name = next(p.c_name for p in params if p.produced == "return")
         raise key_error(name, f"'-> return' needs an integer result holding the produced length, not {raw.result!r}")
+    result_length = -1
+    if bytes_length:
+        found = next((j for j, q in enumerate(params) if q.c_name == bytes_length), -1)
+        if found < 0 or params[found].kind not in ("out", "inout", "fixed") or not is_integer(params[found].ctype):
+            raise key_error(
+                "return",
+                f'bytes[*{bytes_length}] needs {bytes_length}, a pointer to an integer declared "out", '
+                '"inout" or "in = VALUE"',
+            )
+        result_length = found
     result_enum = enum_of(result_base) if result_ptr == 0 else ""
     return Function(
         raw.name,
@@ -433,7 +477,31 @@ def map_function(
         error_message="" if error is None else error.message or "",
         result_struct=result_struct,
         structs=tuple(used_structs.values()),
+        result_length=result_length,
     )
+
+
+def _constant_param(
+    p: RawParam,
+    index: int,
+    names: tuple[str, str],
+    spec: ParamSpec,
+    ctype: tuple[str, int, bool, str | None],
+    key_error: Callable[[str, str], SignatureError],
+) -> Param:
+    """A hidden parameter the stub fills itself: "null" (any pointer) or "in = VALUE" (a pointer to an integer)."""
+    (pname, cname), (base, pointers, _, kind) = names, ctype
+    if spec.direction == "null":
+        function_pointer = pointers < 0 and re.search(r"\(\*[^)]*\)\s*\(", base) is not None
+        if pointers <= 0 and not function_pointer:
+            raise key_error(p.name, f'"null" is for a pointer, not {p.spelling!r}')
+        return Param(pname, "null", "u32", p.spelling, cname=cname)
+    if pointers != 1 or not is_integer(kind):
+        raise key_error(p.name, f'"in = VALUE" is for a pointer to one integer, not {p.spelling!r}')
+    assert kind is not None
+    if not SCALARS[kind].lo <= spec.value <= SCALARS[kind].hi:
+        raise key_error(p.name, f"{spec.value} does not fit its {p.spelling!r}")
+    return Param(pname, "fixed", kind, p.spelling, cname=cname, fixed=spec.value)
 
 
 def _struct_param(

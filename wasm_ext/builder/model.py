@@ -59,8 +59,11 @@ VOID = "void"
 # Structs: "struct" (a Python argument: a struct by value the C ABI passes by pointer to a
 # copy); a struct small enough to travel as one scalar is a "scalar" with its ``struct`` set,
 # and a pointer to one struct is "in", "inout" or "out" with its ``struct`` set.
+# Cursors: a "buffer" with ``cursor`` set is a const T ** the stub points at the staged data,
+# its length a "cursor_length" (hidden T *: the count goes in, what is left comes back).
+# Hidden constants: "null" (a pointer passed as NULL), "fixed" (a pointer to the value ``fixed``).
 ARGUMENT_KINDS = ("scalar", "buffer", "string", "in", "inout", "handle", "capacity_ptr_arg", "struct")
-RETURNED_KINDS = ("out", "inout", "handle_out", "output")
+RETURNED_KINDS = ("out", "inout", "handle_out", "output", "cursor_length")
 MODEL_FORMAT = 7  # of Function.to_json: part of the compile cache key
 
 
@@ -128,6 +131,8 @@ class Param:
     produced: str = ""  # output: where its produced length comes from: "capacity", "return" or "pointer"
     struct: str = ""  # a struct by value or by pointer: its class (see Function.structs)
     owned: bool = False  # handle: the function takes it over (declared "own"): closed, not freed, after a call
+    cursor: bool = False  # buffer: passed through a cursor (const T **), its length by pointer
+    fixed: int = 0  # kind "fixed": the value it points to
 
     @property
     def c_name(self) -> str:
@@ -140,7 +145,7 @@ class Param:
     @property
     def by_pointer(self) -> bool:
         """Passed as the address of something in linear memory."""
-        return self.kind not in ("scalar", "length", "handle", "capacity")
+        return self.kind not in ("scalar", "length", "handle", "capacity", "null")
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,7 @@ class Function:
     handles: tuple[HandleType, ...] = ()  # the handle types its parameters and result use
     result_struct: str = ""  # a struct result: its class (with result "void": returned through a hidden pointer)
     structs: tuple[StructType, ...] = ()  # the structs its parameters and result use, nested ones first
+    result_length: int = -1  # a result of bytes the library keeps ("bytes[*N]"): the parameter N's index
 
     @property
     def returns_indirect(self) -> bool:

@@ -161,6 +161,12 @@ class Instance:
     def read(self, address: int, nbytes: int) -> bytes:
         return self.native.read(address, nbytes)
 
+    def read_returned(self, address: int, nbytes: int, function: str) -> bytes:
+        """*nbytes* at *address*, a pointer and length the library returned (a trap-like error outside memory)."""
+        if nbytes:
+            self._check_range(address, nbytes, function)
+        return self.native.read(address, nbytes) if nbytes else b""
+
     def read_string(self, address: int, function: str) -> bytes:
         """The bytes from *address* to the first NUL (a trap-like error if memory ends first)."""
         data = b""
