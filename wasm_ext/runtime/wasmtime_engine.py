@@ -414,6 +414,7 @@ class WasmtimeInstance:
         self._context = ctypes.c_void_p(address_of(store._context())) if self._api is not None else None
         self.span = self._make_span()
         self._known_base, self._known_size = self.span()
+        self._flat = _flat_view(self._known_base, self._known_size)
         if "_initialize" in self._funcs:
             self._funcs["_initialize"](store)
 
@@ -502,28 +503,39 @@ class WasmtimeInstance:
         """
         if end > self._known_size:
             self._known_base, self._known_size = self.span()
+            self._flat = _flat_view(self._known_base, self._known_size)
         return self._known_base, self._known_size
 
     def memory_size(self, end: int) -> int:
         return self._base(end)[1]
 
+    # Memory is read and written through one flat view of all of it, made again only when it
+    # grows (it never moves): a slice of it costs far less than a ctypes array made per call.
+
     def copy_in(self, address: int, source: Any, nbytes: int) -> None:
-        base = self._base(address + nbytes)[0]
-        if type(source) is bytes:
-            ctypes.memmove(base + address, source, nbytes)
-        else:
-            memoryview((ctypes.c_ubyte * nbytes).from_address(base + address)).cast("B")[:] = source
+        end = address + nbytes
+        if end > self._known_size:
+            self._base(end)
+        self._flat[address:end] = source
 
     def copy_out(self, target: Any, address: int, nbytes: int) -> None:
         target[:] = self.view(address, nbytes)
 
     def view(self, address: int, nbytes: int) -> memoryview:
-        base = self._base(address + nbytes)[0]
-        flat: memoryview = memoryview((ctypes.c_ubyte * nbytes).from_address(base + address)).cast("B")
-        return flat
+        end = address + nbytes
+        if end > self._known_size:
+            self._base(end)
+        return self._flat[address:end]
 
     def read(self, address: int, nbytes: int) -> bytes:
         return self.view(address, nbytes).tobytes()
+
+
+def _flat_view(base: int, size: int) -> memoryview:
+    """All of linear memory as one writable byte view (empty for a module without memory)."""
+    if not size:
+        return memoryview(bytearray())
+    return memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B")
 
 
 def _wasi_config(grants: Mapping[str, Any]) -> wasmtime.WasiConfig:
