@@ -87,6 +87,7 @@ class StubFunction:
     error_value: str = ""  # an error convention: the raw result it tests
     error_test: str = ""  # the condition (on _c) that the call failed
     error_message: str = ""  # the expression of the library's message for _c ("" for none)
+    values_reserved: bool = False  # the block holds only the struct result (C writes all of it): nothing to pack
 
     @property
     def arguments(self) -> tuple[StubParam, ...]:
@@ -466,6 +467,7 @@ def stub_function(fn: Function, exports: dict[str, str] | None = None) -> StubFu
         error_value,
         error_test,
         error_message or "None",
+        list(offsets) == [RESULT],
     )
 
 

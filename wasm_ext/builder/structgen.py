@@ -74,7 +74,7 @@ class StubStruct:
     fields: tuple[tuple[str, str], ...]  # (name, annotation)
     spec: str  # the class's _c_fields_, as Python
     flat: str  # _flat_S's result: the values in memory order, as Python over _s
-    make: str  # _make_S's result, as Python over _v and _i
+    make: str  # _make_S's result, as Python over _v and _i (unchecked: the values are as C holds them)
     zeros: str  # _zero_S, as Python
 
 
@@ -114,15 +114,17 @@ def stub_struct(t: StructType, by_name: dict[str, StructType], enum_alias: dict[
             elements = [f"{attr}[{j}]" for j in range(f.count)] if f.count else [attr]
             flat += [f"*{flat_name(f.struct)}({e}, _f, _p)" for e in elements]
             made = [f"{make_name(f.struct)}(_v, {_at(k + j * each)})" for j in range(len(elements))]
-            make.append(_tuple(made) if f.count else made[0])
+            make.append(f"{f.name}={_tuple(made) if f.count else made[0]}")
             zeros.append(f"*{zero_name(f.struct)}" + f" * {f.count}" * bool(f.count > 1))
         elif f.count and f.kind != "bytes":
             flat.append(f"*{attr}")
-            make.append(f"_v[{_at(k)} : {_at(k + n)}]")
+            items = f"_v[{_at(k)} : {_at(k + n)}]"
+            make.append(f"{f.name}=tuple(map({enum_alias[f.enum]}, {items}))" if f.enum else f"{f.name}={items}")
             zeros.append(f"*({'0.0' if f.kind in ('f32', 'f64') else '0'},) * {n}")
         else:
             flat.append(attr)
-            make.append(f"_v[{_at(k)}]")
+            item = f"_v[{_at(k)}]"
+            make.append(f"{f.name}={enum_alias[f.enum]}({item})" if f.enum else f"{f.name}={item}")
             zeros.append('b""' if f.kind == "bytes" else "0.0" if f.kind in ("f32", "f64") else "0")
         k += n
     spec = _exploded(
@@ -143,7 +145,7 @@ def stub_struct(t: StructType, by_name: dict[str, StructType], enum_alias: dict[
         tuple((f.name, _annotation(f)) for f in t.fields),
         spec,
         _exploded(flat, "    "),
-        _exploded(make, "    ", t.name),
+        _exploded([t.name, *make], "    ", "_c_new"),
         _exploded(zeros, ""),
     )
 

@@ -229,6 +229,7 @@ def _render(module_name: str, functions: Sequence[Function], *, sources: Sequenc
             ("wrap_handle", any(fn.result_handle for fn in functions) or "handle_out" in kinds),
             ("check_struct", bool(structs)),
             ("c_struct", bool(structs)),
+            ("c_new", bool(structs)),
         )
         if used
     )

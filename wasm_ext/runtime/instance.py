@@ -202,11 +202,11 @@ class Instance:
             return source.address
         padded = (nbytes + 15) & ~15  # _room(), inline: this is every buffer argument's path
         if self._scratch and self._scratch_used + padded <= SCRATCH_BYTES:
-            address = self._scratch + self._scratch_used
+            address = self._scratch + self._scratch_used  # inside the scratch block: inside memory
             self._scratch_used += padded
         else:
             address = self._room(nbytes, function)
-        self._check_range(address, nbytes, function)
+            self._check_range(address, nbytes, function)
         if nbytes:
             self.native.copy_in(address, source, nbytes)
         return address

@@ -121,6 +121,14 @@ def c_struct(cls: type[C]) -> type[C]:
     return made
 
 
+def c_new(cls: type[C], /, **fields: Any) -> C:
+    """A struct made of values read from linear memory: as C holds them, so not checked again
+    (the stub converts enum fields); the fast path of every struct a kernel returns."""
+    made = object.__new__(cls)
+    made.__dict__.update(fields)
+    return made
+
+
 def check_struct(value: Any, cls: type, function: str, name: str) -> Any:
     """*value* if it is a *cls*; else a ``TypeError`` naming the kernel function and the parameter."""
     if isinstance(value, cls):

@@ -28,7 +28,7 @@ from .exceptions import KernelError, KernelTimeout, KernelTrap, LibraryError
 from .handles import Handle, check_handle, disown, wrap_handle
 from .loader import KernelModule
 from .sandbox import WasiGrants
-from .structs import CStruct, c_struct, check_struct
+from .structs import CStruct, c_new, c_struct, check_struct
 
 if TYPE_CHECKING:  # stubs use it only in annotations: ctypes waits for the first call
     from .binding import Binding as Binding  # noqa: PLC0414 - an explicit re-export, for mypy --strict
@@ -50,6 +50,7 @@ __all__ = [
     "WasmBuffer",
     "bad_capacity",
     "bad_length",
+    "c_new",
     "c_struct",
     "check_float",
     "check_handle",
