@@ -47,9 +47,8 @@ def main() -> int:
     repeats = 2 if args.quick else 5
     import brotli
     import xxhash
-    from Crypto.Hash import SHA256 as CryptoSHA256
-
     from Crypto.Cipher import AES as CryptoAES
+    from Crypto.Hash import SHA256 as CryptoSHA256
 
     work = workdir()
     b, s, x = libraries.brotli(work / "b"), libraries.sha256(work / "s"), libraries.xxh(work / "x")
@@ -95,6 +94,7 @@ def main() -> int:
     def native_decompress_stream() -> bytes:
         decompressor = brotli.Decompressor()
         return b"".join(decompressor.process(packed[i : i + (1 << 20)]) for i in range(0, len(packed), 1 << 20))
+
     cases = [
         ("Brotli compress (q5)", {
             "native brotli": lambda: brotli.compress(data, quality=5),
