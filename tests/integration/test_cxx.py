@@ -204,7 +204,9 @@ WASM_EXPORT int is_square(int k) {
 
 
 def test_rtti_is_off_by_default_and_works_when_asked(builder: Builder) -> None:
-    with pytest.raises(WasmCompileError, match=r"hint: RTTI is off \(cxx_rtti=False, the default\): pass cxx_rtti=True"):
+    with pytest.raises(
+        WasmCompileError, match=r"hint: RTTI is off \(cxx_rtti=False, the default\): pass cxx_rtti=True"
+    ):
         builder.build(RTTI, "k.cpp")
     lib = builder.build(RTTI, "k.cpp", cxx_rtti=True, cxx_std=20).import_stub()
     assert (lib.is_square(0), lib.is_square(1)) == (41, 30)

@@ -245,7 +245,7 @@ def top_level_nodes(out: IO[bytes]) -> Iterator[dict[str, Any]]:
             key, _, value = line.strip().partition(b": ")
             header[key] = value.rstrip(b",")
         elif line == _TOP_LEVEL_INNER and _skipped_namespace(header):
-            _, close, last = lines.skip(b"    }", b"\x00")  # the whole namespace, at the speed of bytes.find
+            _, close, last = lines.skip(b"    }", None)  # the whole namespace, at the speed of bytes.find
             if last:
                 node.append(b'      "lastLoc": ' + json.dumps(last).encode() + b",")
             node += [b'      "inner": []', close]
@@ -304,19 +304,19 @@ class _Lines:
         line, self._pos = self._buf[self._pos : end], end + 1
         return line.rstrip(b"\r")
 
-    def skip(self, close: bytes, keep: bytes) -> tuple[list[bytes], bytes, dict[str, Any]]:
+    def skip(self, close: bytes, keep: bytes | None) -> tuple[list[bytes], bytes, dict[str, Any]]:
         """Skip to the first line starting with *close* (consumed and returned), keeping the lines
         that start with *keep* on the way, and the last location written there (``file``,
         ``line``: clang writes each only when it changed, so what follows depends on it);
         raises ``ValueError`` if the stream ends first."""
         kept: list[bytes] = []
         last: dict[str, Any] = {}
-        target, wanted = b"\n" + close, b"\n" + keep
+        target, wanted = b"\n" + close, b"\n" + (keep or b"")
         tail = max(len(target), len(wanted), len(_FILE_KEY))  # kept when reading on: a match may start in it
         while True:
             found = self._buf.find(target, self._pos - 1)
             limit = found if found >= 0 else len(self._buf)
-            at = self._buf.find(wanted, self._pos - 1, limit)
+            at = self._buf.find(wanted, self._pos - 1, limit) if keep else -1
             while at >= 0:  # lines to keep before the close (few: an enumerator's value)
                 end = self._buf.find(b"\n", at + 1)
                 if end < 0:
