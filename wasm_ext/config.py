@@ -45,6 +45,13 @@ _KEYS: dict[str, tuple[str, Callable[[object], bool], str]] = {
     "wasi": ("wasi", lambda v: isinstance(v, bool), "true or false"),
     "functions": ("functions", lambda v: isinstance(v, dict), "a table of C function name -> {parameter = spec}"),
     "handles": ("handles", lambda v: isinstance(v, dict), "a table of C type name -> {destroy = 'function'}"),
+    "cxx-std": (
+        "cxx_std",
+        lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "the C++ standard as a number, e.g. 17 for -std=c++17",
+    ),
+    "cxx-exceptions": ("cxx_exceptions", lambda v: isinstance(v, bool), "true or false"),
+    "cxx-rtti": ("cxx_rtti", lambda v: isinstance(v, bool), "true or false"),
 }
 _TABLE_KEYS = {"modules"}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Optional, Union
 
 from setuptools import Extension
@@ -19,6 +20,8 @@ from .runtime.units import SizeSpec
 from .runtime.units import parse_size as _parse_size
 
 OPT_LEVELS = ("O0", "O1", "O2", "O3", "Os", "Oz")
+CXX_STANDARDS = (11, 14, 17, 20, 23, 26)  # cxx_std, as pybind11's Pybind11Extension takes it: -std=c++NN
+CXX_SUFFIXES = (".cpp", ".cc", ".cxx", ".c++", ".cp", ".CPP", ".C")  # the suffixes gcc and clang compile as C++
 WasmOptSetting = Union[bool, str]  # True, False or "auto"
 Macro = tuple[str, Optional[str]]
 
@@ -76,6 +79,30 @@ def _macro_list(value: object, ext_name: str) -> list[Macro]:
     return macros
 
 
+_CXX_OPTION_FLAGS = {
+    "-fexceptions": "cxx_exceptions=True",
+    "-fno-exceptions": "cxx_exceptions=False (the default)",
+    "-fcxx-exceptions": "cxx_exceptions=True",
+    "-fno-cxx-exceptions": "cxx_exceptions=False (the default)",
+    "-frtti": "cxx_rtti=True",
+    "-fno-rtti": "cxx_rtti=False (the default)",
+}
+
+
+def _check_cxx_args(ext_name: str, args: Sequence[str]) -> None:
+    """What the C++ options say must not be said again in *args*: one place decides, and the cache key sees it."""
+    for arg in args:
+        option = _CXX_OPTION_FLAGS.get(arg)
+        if option is None and re.match(r"^-std=(c|gnu)\+\+", arg):
+            number = arg.rsplit("+", 1)[1]
+            option = f"cxx_std={number}" if number.isdigit() else "cxx_std (a number: 11, 14, 17, 20, 23 or 26)"
+        if option is not None:
+            raise ConfigError(
+                f"{ext_name}: extra_compile_args has {arg!r}; for C++ sources say it with the option {option} "
+                "(extra_compile_args reach the C sources too)"
+            )
+
+
 class WasmExtension(Extension):
     """A C extension compiled to a wasm32-wasi reactor module with a typed Python stub.
 
@@ -103,6 +130,9 @@ class WasmExtension(Extension):
         wasi: bool = False,
         functions: Mapping[str, Mapping[str, str]] | None = None,
         handles: Mapping[str, Mapping[str, str]] | None = None,
+        cxx_std: int = 17,
+        cxx_exceptions: bool = False,
+        cxx_rtti: bool = False,
     ) -> None:
         if not isinstance(name, str) or not all(_IDENTIFIER_RE.match(part) for part in name.split(".")):
             raise ConfigError(f"WasmExtension name must be a dotted module name, got {name!r}")
@@ -113,15 +143,34 @@ class WasmExtension(Extension):
             raise ConfigError(f"{name}: opt_level must be one of {', '.join(OPT_LEVELS)}, got {opt_level!r}")
         if wasm_opt not in (True, False, "auto"):
             raise ConfigError(f"{name}: wasm_opt must be True, False or 'auto', got {wasm_opt!r}")
-        for flag_name, flag in (("precompile", precompile), ("wasi", wasi)):
+        for flag_name, flag in (
+            ("precompile", precompile),
+            ("wasi", wasi),
+            ("cxx_exceptions", cxx_exceptions),
+            ("cxx_rtti", cxx_rtti),
+        ):
             if not isinstance(flag, bool):
                 raise ConfigError(f"{name}: {flag_name} must be True or False, got {flag!r}")
         export_list = None if exports is None else _str_list(exports, f"{name}: exports")
         if export_list == []:
             raise ConfigError(f"{name}: exports is empty; name the C functions to export, or leave it out")
         for export in export_list or ():
+            if "::" in export or "(" in export:
+                raise ConfigError(
+                    f"{name}: export {export!r} is a C++ name: only functions with C linkage can be exported; "
+                    'export an extern "C" function that calls it, and name that one'
+                )
             if not _IDENTIFIER_RE.match(export):
                 raise ConfigError(f"{name}: export {export!r} is not a C identifier")
+        if not isinstance(cxx_std, int) or isinstance(cxx_std, bool) or cxx_std not in CXX_STANDARDS:
+            raise ConfigError(
+                f"{name}: cxx_std must be the C++ standard as a number, one of "
+                f"{', '.join(map(str, CXX_STANDARDS))} (17 means -std=c++17), got {cxx_std!r}"
+            )
+        compile_args = _str_list(extra_compile_args, f"{name}: extra_compile_args")
+        has_cxx = any(Path(s).suffix in CXX_SUFFIXES for s in source_list)
+        if has_cxx:
+            _check_cxx_args(name, compile_args)
 
         super().__init__(
             name,
@@ -129,10 +178,10 @@ class WasmExtension(Extension):
             include_dirs=_str_list(include_dirs, f"{name}: include_dirs"),
             define_macros=_macro_list(define_macros, name),
             undef_macros=_str_list(undef_macros, f"{name}: undef_macros"),
-            extra_compile_args=_str_list(extra_compile_args, f"{name}: extra_compile_args"),
+            extra_compile_args=compile_args,
             extra_link_args=_str_list(extra_link_args, f"{name}: extra_link_args"),
             depends=_str_list(depends, f"{name}: depends"),
-            language="c",
+            language="c++" if has_cxx else "c",
         )
         self.exports: list[str] | None = export_list
         self.opt_level: str = opt_level
@@ -144,6 +193,10 @@ class WasmExtension(Extension):
         self.functions: tuple[FunctionDecl, ...] = parse_functions(functions, where=name)
         self.handles: tuple[HandleDecl, ...] = parse_handles(handles, where=name)
         self.declared_in: str = "WasmExtension(functions=...)"
+        # for C++ sources (any of CXX_SUFFIXES): -std=c++NN, and exceptions and RTTI off unless asked
+        self.cxx_std: int = cxx_std
+        self.cxx_exceptions: bool = cxx_exceptions
+        self.cxx_rtti: bool = cxx_rtti
 
     @property
     def basename(self) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "example_project"
 # environment variables that change what a build does, part of every cache key
-BUILD_ENVIRONMENT = ("WASM_EXT_CC", "WASI_SDK_PATH", "WASM_OPT", "WASM_EXT_REQUIRE_WASM_OPT", "PATH")
+BUILD_ENVIRONMENT = ("WASM_EXT_CC", "WASM_EXT_CXX", "WASI_SDK_PATH", "WASM_OPT", "WASM_EXT_REQUIRE_WASM_OPT", "PATH")
 
 
 class Built:
@@ -63,14 +63,26 @@ class Builder:
         self._built: dict[str, Built] = {}
         self._count = 0
 
-    def build(self, source: str, filename: str = "kernels.c", *, fresh: bool = False, **options: Any) -> Built:
-        """``source`` as ``<unique package>.kernels``; *fresh*: never reuse an earlier build."""
+    def build(
+        self,
+        source: str,
+        filename: str = "kernels.c",
+        *,
+        fresh: bool = False,
+        more_sources: dict[str, str] | None = None,
+        **options: Any,
+    ) -> Built:
+        """``source`` as ``<unique package>.kernels``; *fresh*: never reuse an earlier build;
+        *more_sources*: more files of the module (name -> text), compiled after *source*."""
         from wasm_ext import WasmExtension
         from wasm_ext.builder.pipeline import build_extension
 
         source = textwrap.dedent(source)
         environment = {name: os.environ.get(name) for name in BUILD_ENVIRONMENT}
-        key = hashlib.sha256(json.dumps([source, filename, options, environment], default=str).encode()).hexdigest()
+        more = {name: textwrap.dedent(text) for name, text in (more_sources or {}).items()}
+        key = hashlib.sha256(
+            json.dumps([source, filename, options, environment, more], default=str).encode()
+        ).hexdigest()
         if not fresh and key in self._built:
             return self._built[key]
         self._count += 1
@@ -78,10 +90,12 @@ class Builder:
         work = self.root / package
         (work / "src").mkdir(parents=True)
         (work / "src" / filename).write_text(source)
+        for name, text in more.items():
+            (work / "src" / name).write_text(text)
         site = work / "site"
         (site / package).mkdir(parents=True)
         (site / package / "__init__.py").write_text("")
-        ext = WasmExtension(f"{package}.kernels", sources=[f"src/{filename}"], **options)
+        ext = WasmExtension(f"{package}.kernels", sources=[f"src/{n}" for n in (filename, *more)], **options)
         result = build_extension(ext, source_root=work, package_dir=site / package, temp_dir=work / "tmp")
         built = Built(site, package, result)
         if not fresh:

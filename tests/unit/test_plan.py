@@ -72,6 +72,8 @@ def test_declared_inputs_change_with_every_option(project: Path) -> None:
         "functions",
         "handles",
         "compiler",
+        "languages",
+        "cxx",
     }
     changes = ({"opt_level": "O2"}, {"define_macros": ["X"]}, {"wasi": True}, {"exports": ["f"]})
     for options in (*changes, {"functions": {"f": {"x": "out"}}}):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import WasmCompileError
+from . import cxx
 from .process import stream
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ class RawFunction:
     unit: str = ""  # the source whose translation unit holds the definition (a static one is wrapped there)
     # parameter -> "in", "out" or "in,out": what its doc comment says (Doxygen's @param[out] x)
     directions: dict[str, str] = field(default_factory=dict)
+    # C++: why it cannot be bound (C++ linkage, overloaded, a member, a template, C++-only types), with the fix
+    cxx: str = ""
+    cxx_symbols: dict[str, str] = field(default_factory=dict)  # C++ entities of this name: symbol -> location
 
 
 @dataclass
@@ -86,6 +90,8 @@ class SourceInfo:
     records: dict[str, bool] = field(default_factory=dict)
     structs: dict[str, RawRecord] = field(default_factory=dict)  # the definitions: "struct point" -> its fields
     files: set[str] = field(default_factory=set)  # every file read, sources and headers
+    # C++ classes that are not plain data (cannot cross as a C struct): "struct Name" -> why
+    cxx_classes: dict[str, str] = field(default_factory=dict)
 
     @property
     def defined(self) -> list[str]:
@@ -109,16 +115,32 @@ def read_sources(plan: BuildPlan) -> SourceInfo:
     project = _project_files(plan)
     for index, source in enumerate(plan.sources):
         depfile = depfile_dir / f"{index}-{source.stem}.d"
-        tree = dump_ast(plan.compiler, source, [*flags, "-MD", "-MF", str(depfile)], module=plan.name)
+        deps = ["-MD", "-MF", str(depfile)]
+        if cxx.is_cxx(source):
+            assert plan.cxx_commands is not None
+            try:
+                tree = dump_ast(
+                    plan.compiler,
+                    source,
+                    [*plan.cxx_flags, *flags, *deps, "-x", "c++"],
+                    module=plan.name,
+                    ast=plan.cxx_commands.ast,
+                )
+            except WasmCompileError as exc:
+                raise WasmCompileError(plan.explain(str(exc))) from None
+        else:
+            tree = dump_ast(plan.compiler, source, [*flags, *deps], module=plan.name)
         info.files.update(str(Path(d).resolve()) for d in read_depfile(depfile))
         info.files.add(str(source.resolve()))
         collect(tree, str(source), info, project=project)
+    if plan.has_cxx:
+        check_cxx_types(info)
     return info
 
 
 def _project_files(plan: BuildPlan) -> Callable[[str], bool]:
     """Whether a file is the project's own: below its source root or include_dirs, not the toolchain's."""
-    args = list(plan.compiler.ast)
+    args = list(plan.compiler.ast) + (list(plan.cxx_commands.ast) if plan.cxx_commands is not None else [])
     system = [Path(b) for a, b in zip(args, args[1:]) if a == "-isystem"]
     system += [Path(a.split("=", 1)[1]) for a in args if a.startswith("--sysroot=")]
     system = [p.resolve() for p in system]
@@ -135,14 +157,20 @@ def _project_files(plan: BuildPlan) -> Callable[[str], bool]:
     return ours
 
 
-def dump_ast(compiler: Compiler, source: Path, flags: Sequence[str], *, module: str) -> dict[str, Any]:
+def dump_ast(
+    compiler: Compiler, source: Path, flags: Sequence[str], *, module: str, ast: Sequence[str] | None = None
+) -> dict[str, Any]:
     """clang's JSON AST of *source* (every header included): its top-level declarations, pruned.
 
     The AST is read as clang writes it, one top-level declaration at a time, and every
     statement and expression in it is cut to its kind (and ``value``): function bodies and
     initializers are never read, so a generated source whose tables make a gigabyte of
     JSON costs what its declarations do. On a compile error only clang's diagnostics are
-    shown (its stdout then holds a partial AST).
+    shown (its stdout then holds a partial AST). *ast*: the command prefix to use instead of
+    the compiler's (C++ sources: its C++ AST command).
+
+    The C++ standard library's own namespaces (``std`` and reserved names, hundreds of MB of
+    JSON for ``<vector>``) are skipped whole as they stream past: nothing in them can be bound.
     """
 
     def read(out: IO[bytes]) -> list[dict[str, Any]]:
@@ -152,7 +180,7 @@ def dump_ast(compiler: Compiler, source: Path, flags: Sequence[str], *, module: 
             raise WasmCompileError(f"{module}: clang printed an unreadable AST for {source}: {exc}") from None
 
     inner = stream(
-        [*compiler.ast, *flags, "-Xclang", "-ast-dump=json", "-fsyntax-only", str(source)],
+        [*(compiler.ast if ast is None else ast), *flags, "-Xclang", "-ast-dump=json", "-fsyntax-only", str(source)],
         read,
         error=WasmCompileError,
         what=f"{module}: reading C declarations of {source}",
@@ -167,6 +195,18 @@ _PRUNED_KINDS = (b"Stmt", b"Expr", b"Literal", b"Operator")
 _KIND_LINE = re.compile(rb'^( +)"kind": "([A-Za-z]+)",?$')
 _TOP_LEVEL_OPEN = b"    {"  # clang indents 2 spaces a level; top-level nodes are TU.inner items
 _TOP_LEVEL_MEMBER_INDENT = 6
+_TOP_LEVEL_MEMBER = b" " * _TOP_LEVEL_MEMBER_INDENT + b'"'
+_TOP_LEVEL_INNER = b" " * _TOP_LEVEL_MEMBER_INDENT + b'"inner": ['
+
+
+def _skipped_namespace(header: dict[bytes, bytes]) -> bool:
+    """Whether a top-level node is a namespace of the C++ implementation (``std``, ``__cxxabiv1``,
+    any reserved name): what it declares is never the project's, and ``<vector>`` alone puts
+    hundreds of MB of JSON there."""
+    if header.get(b'"kind"') != b'"NamespaceDecl"' or b'"name"' not in header:
+        return False
+    name = header[b'"name"'].strip(b'"')
+    return name == b"std" or name.startswith(b"__") or (name[:1] == b"_" and name[1:2].isupper())
 
 
 def top_level_nodes(out: IO[bytes]) -> Iterator[dict[str, Any]]:
@@ -186,13 +226,29 @@ def top_level_nodes(out: IO[bytes]) -> Iterator[dict[str, Any]]:
         return
     lines = _Lines(out)
     node: list[bytes] | None = None
+    header: dict[bytes, bytes] = {}  # the top-level node's "kind" and "name", as read
     while (line := lines.next()) is not None:
         if node is None:
             if line == _TOP_LEVEL_OPEN:
                 node = [line]
+                header = {}
             continue
         if line.startswith(b"    }") and len(line) - len(line.lstrip(b" ")) == 4:
             node.append(line)
+            yield _loads_node(node)
+            node = None
+            continue
+        if line.startswith(_TOP_LEVEL_MEMBER) and line[_TOP_LEVEL_MEMBER_INDENT + 1 : _TOP_LEVEL_MEMBER_INDENT + 6] in (
+            b'kind"',
+            b'name"',
+        ):
+            key, _, value = line.strip().partition(b": ")
+            header[key] = value.rstrip(b",")
+        elif line == _TOP_LEVEL_INNER and _skipped_namespace(header):
+            _, close, last = lines.skip(b"    }", None)  # the whole namespace, at the speed of bytes.find
+            if last:
+                node.append(b'      "lastLoc": ' + json.dumps(last).encode() + b",")
+            node += [b'      "inner": []', close]
             yield _loads_node(node)
             node = None
             continue
@@ -248,19 +304,19 @@ class _Lines:
         line, self._pos = self._buf[self._pos : end], end + 1
         return line.rstrip(b"\r")
 
-    def skip(self, close: bytes, keep: bytes) -> tuple[list[bytes], bytes, dict[str, Any]]:
+    def skip(self, close: bytes, keep: bytes | None) -> tuple[list[bytes], bytes, dict[str, Any]]:
         """Skip to the first line starting with *close* (consumed and returned), keeping the lines
         that start with *keep* on the way, and the last location written there (``file``,
         ``line``: clang writes each only when it changed, so what follows depends on it);
         raises ``ValueError`` if the stream ends first."""
         kept: list[bytes] = []
         last: dict[str, Any] = {}
-        target, wanted = b"\n" + close, b"\n" + keep
+        target, wanted = b"\n" + close, b"\n" + (keep or b"")
         tail = max(len(target), len(wanted), len(_FILE_KEY))  # kept when reading on: a match may start in it
         while True:
             found = self._buf.find(target, self._pos - 1)
             limit = found if found >= 0 else len(self._buf)
-            at = self._buf.find(wanted, self._pos - 1, limit)
+            at = self._buf.find(wanted, self._pos - 1, limit) if keep else -1
             while at >= 0:  # lines to keep before the close (few: an enumerator's value)
                 end = self._buf.find(b"\n", at + 1)
                 if end < 0:
@@ -336,8 +392,7 @@ def collect(
     where = LocationTracker()
     anonymous: dict[str, RawEnum] = {}  # enum {...} by id, until a typedef names it
     anonymous_records: dict[str, tuple[str, RawRecord]] = {}  # struct {...} by id, until a typedef names it
-    for node in tree.get("inner", []):
-        file, line = where.node(node)
+    for node, file, line, scope in declarations(tree, where):
         kind = node.get("kind")
         if kind == "TypedefDecl" and "name" in node:
             info.typedefs[node["name"]] = node.get("type", {}).get("qualType", "")
@@ -351,8 +406,14 @@ def collect(
                 enum = anonymous.pop(named)
                 enum.name = node["name"]
                 info.enums.setdefault(f"enum {enum.name}", enum)
-        elif kind == "RecordDecl":
+        elif kind in ("RecordDecl", "CXXRecordDecl") and not scope:
             _add_record(node, f"{file}:{line}", info, anonymous_records)
+            if kind == "CXXRecordDecl":
+                ours = file == main_file or (project is not None and bool(file) and project(file))
+                _add_cxx_class(node, file, line, ours, info)
+        elif kind in _CXX_ONLY_KINDS or (kind == "FunctionDecl" and not c_linkage(node)):
+            ours = file == main_file or (project is not None and bool(file) and project(file))
+            _add_cxx_function(node, file, line, scope, ours, info)
         elif kind == "EnumDecl" and node.get("inner"):
             enum = RawEnum(node.get("name", ""), _enumerators(node), f"{file}:{line}")
             if enum.name:
@@ -369,7 +430,7 @@ def _add_record(
 ) -> None:
     """Note a struct or union (and those defined inside it): whether it is complete, and its fields."""
     complete = bool(node.get("completeDefinition"))
-    tag = node.get("tagUsed", "struct")
+    tag = _tag(node)
     definition = None
     if complete:
         inner = node.get("inner", [])
@@ -395,6 +456,51 @@ def _add_record(
             info.structs.setdefault(key, definition)
     elif definition is not None:
         anonymous[node.get("id", "")] = (tag, definition)
+
+
+# Declarations read through: their members are declarations of the same scope
+_CXX_CONTAINERS = ("LinkageSpecDecl", "NamespaceDecl")
+# C++ functions that are never C ones, whatever their linkage
+_CXX_ONLY_KINDS = ("FunctionTemplateDecl", "CXXMethodDecl", "CXXConstructorDecl", "CXXDestructorDecl")
+# what a namespace's members are read for: C++ functions named in `exports` get their own error
+_NAMESPACE_KINDS = ("FunctionDecl", "FunctionTemplateDecl", "LinkageSpecDecl", "NamespaceDecl")
+
+
+def declarations(tree: dict[str, Any], where: LocationTracker) -> Iterator[tuple[dict[str, Any], str, Any, str]]:
+    """(node, file, line, C++ scope) of each declaration of *tree* in document order, reading
+    through ``extern "C" { }`` blocks and namespaces; the scope is the namespace (``"ns"``,
+    ``"a::b"``; ``""`` at global scope). Only functions are read in namespaces: their types and
+    records cannot be named from C. Locations are tracked through everything, as clang wrote them."""
+    yield from _declarations(tree.get("inner", []), where, "")
+
+
+def _declarations(
+    nodes: list[dict[str, Any]], where: LocationTracker, scope: str
+) -> Iterator[tuple[dict[str, Any], str, Any, str]]:
+    for node in nodes:
+        kind = node.get("kind")
+        if kind in _CXX_CONTAINERS:
+            where.enter(node)
+            inner = scope
+            if kind == "NamespaceDecl":
+                name = node.get("name", "(anonymous namespace)")
+                inner = f"{scope}::{name}" if scope else name
+            yield from _declarations(node.get("inner", []), where, inner)
+            continue
+        file, line = where.node(node)
+        if not scope or kind in _NAMESPACE_KINDS:
+            yield node, file, line, scope
+
+
+def c_linkage(node: dict[str, Any]) -> bool:
+    """Whether a function's symbol is its name (C linkage): clang writes the mangled name it links under."""
+    return node.get("mangledName", node.get("name")) == node.get("name")
+
+
+def _tag(node: dict[str, Any]) -> str:
+    """``struct`` or ``union`` (a C++ ``class`` is a ``struct`` to C)."""
+    tag = str(node.get("tagUsed", "struct"))
+    return "struct" if tag == "class" else tag
 
 
 class LocationTracker:
@@ -437,6 +543,11 @@ class LocationTracker:
         elif isinstance(value, list):
             for item in value:
                 self._walk(item)
+
+    def enter(self, node: dict[str, Any]) -> tuple[str, Any]:
+        """(file, line) of *node*, reading all of it but its ``inner`` (which clang writes last):
+        the caller reads those next, each with :meth:`node` or :meth:`enter`."""
+        return self.node({k: v for k, v in node.items() if k != "inner"})
 
     def node(self, node: dict[str, Any]) -> tuple[str, Any]:
         """(file, line) of *node*'s location (a macro's: where it was expanded); then the rest of it is read."""
@@ -496,7 +607,7 @@ def _add_function(node: dict[str, Any], file: str, line: Any, ours: bool, info: 
     comment = next((c for c in inner if c.get("kind") == "FullComment"), None)
     doc = "" if comment is None else _render_comment(comment)
     fn = info.functions.get(name)
-    if fn is None:
+    if fn is None or fn.cxx:  # a C function's name is its symbol: C++ functions of that name give way
         fn = info.functions[name] = RawFunction(name, params, result, bool(node.get("variadic")), f"{file}:{line}")
     defined = "CompoundStmt" in kinds and ours
     if defined:
@@ -574,3 +685,130 @@ def read_depfile(path: Path) -> list[str]:
         if sep:
             deps += [d.replace("\\ ", " ") for d in re.split(r"(?<!\\)\s+", rest.strip()) if d]
     return deps
+
+
+# --- C++ ---------------------------------------------------------------------------------
+
+_EXTERN_C_FIX = (
+    'export an extern "C" function that calls it (in C++, WASM_EXPORT gives a function C linkage: '
+    'WASM_EXPORT int f(int x) { ... } is extern "C")'
+)
+
+
+def _add_cxx_function(
+    node: dict[str, Any], file: str, line: Any, scope: str, ours: bool, info: SourceInfo, owner: str = ""
+) -> None:
+    """Note a C++ function the project declares (C++ linkage, a member, a template) under its
+    plain name, with why it cannot be exported; a C function of the same name wins."""
+    name = str(node.get("name", ""))
+    if not ours or not name.isidentifier():
+        return
+    existing = info.functions.get(name)
+    if existing is not None and not existing.cxx:
+        return
+    location = f"{file}:{'?' if line is None else line}"
+    kind = node.get("kind")
+    qualified = "::".join(part for part in (scope, owner, name) if part)
+    symbol = f"template {qualified}" if kind == "FunctionTemplateDecl" else str(node.get("mangledName", qualified))
+    fn = existing
+    if fn is None:
+        fn = info.functions[name] = RawFunction(name, [], "", False, location, defined=True)
+    fn.cxx_symbols.setdefault(symbol, location)
+    if len(fn.cxx_symbols) > 1:
+        listed = ", ".join(f"{sym} at {where}" for sym, where in fn.cxx_symbols.items())
+        fn.cxx = (
+            f"names {len(fn.cxx_symbols)} C++ functions ({listed}), overloads or members; C has one function "
+            f'per name: export an extern "C" function for each one you need, each with its own name, calling it'
+        )
+    elif kind == "FunctionTemplateDecl":
+        fn.cxx = (
+            f"is a C++ function template ({qualified}): templates cannot be exported; export an extern "
+            f'"C" function for each instantiation you need, calling {name}<...>'
+        )
+    elif kind in ("CXXMethodDecl", "CXXConstructorDecl", "CXXDestructorDecl"):
+        of = f" of {owner}" if owner else ""
+        fn.cxx = (
+            f"is a C++ member function{of} ({qualified}): methods cannot be exported; export an extern "
+            f'"C" function that takes the object as a pointer (a handle{f", {owner} *" if owner else ""}) and calls it'
+        )
+    elif scope:
+        fn.cxx = f"is {qualified}, a function in namespace {scope} with C++ linkage (symbol {symbol}): {_EXTERN_C_FIX}"
+    else:
+        fn.cxx = (
+            f'has C++ linkage (its symbol is {symbol}, not {name}): declare it extern "C" (or put it in an '
+            f'extern "C" {{ }} block), or {_EXTERN_C_FIX}'
+        )
+
+
+def _add_cxx_class(node: dict[str, Any], file: str, line: Any, ours: bool, info: SourceInfo) -> None:
+    """A C++ class or struct at global scope: its name is a type name (``state *`` is ``struct state *``),
+    whether it is plain data, and the project's own classes' member functions."""
+    name = node.get("name")
+    if not name:
+        return
+    key = f"{_tag(node)} {name}"
+    info.typedefs.setdefault(name, key)
+    data = node.get("definitionData", {})
+    if node.get("completeDefinition"):
+        if data.get("isPolymorphic"):
+            info.cxx_classes[key] = "it has virtual functions"
+        elif not data.get("isTriviallyCopyable"):
+            info.cxx_classes[key] = "it has a copy constructor, move constructor or destructor of its own"
+        elif not data.get("isStandardLayout"):
+            info.cxx_classes[key] = "its layout is not a C struct's"
+    for child in node.get("inner", []):
+        if child.get("kind") in _CXX_ONLY_KINDS and not child.get("isImplicit"):
+            _add_cxx_function(child, file, line, "", ours, info, owner=name)
+
+
+def check_cxx_types(info: SourceInfo) -> None:
+    """After every C++ source is read: name ``std::size_t`` and its kin as C does, give enums their
+    C++ type names, and note each C function whose types only C++ has (references, classes that
+    are not plain data, templates, namespaced types) with why and the fix."""
+    for alias in [t for t in info.typedefs if "::" not in t]:
+        info.typedefs.setdefault(f"std::{alias}", alias)  # <cstdint>, <cstddef>: using ::uint8_t; ...
+    for enum in info.enums:
+        info.typedefs.setdefault(enum.split(" ", 1)[1], enum)
+    for fn in info.functions.values():
+        if fn.cxx or not fn.defined:
+            continue
+        problems = []
+        why = _cxx_type(fn.result, info)
+        if why:
+            problems.append(
+                f"its result ({fn.result}) {why}: return plain data (numbers, a const char *, a struct of "
+                "numbers) or a pointer to the object (a handle)"
+            )
+        for i, p in enumerate(fn.params):
+            why = _cxx_type(p.spelling, info)
+            if why:
+                fix = (
+                    f"take a pointer ({p.spelling.replace('&&', '*').replace('&', '*')}) instead"
+                    if "&" in p.spelling
+                    else "take plain data (numbers, a pointer and a length) and build the C++ object inside the "
+                    "function, or take a pointer to it (a handle)"
+                )
+                problems.append(f"parameter {p.name or i} ({p.spelling}) {why}: {fix}")
+        if problems:
+            fn.cxx = "; ".join(problems) + f' (or export an extern "C" wrapper with C types that calls {fn.name})'
+
+
+def _cxx_type(spelling: str, info: SourceInfo) -> str:
+    """Why a type written *spelling* exists only in C++ ("" when C has it too)."""
+    if "&" in spelling:
+        return "is a C++ reference"
+    base = " ".join(w for w in re.sub(r"[*&]", " ", spelling).split() if w not in ("const", "volatile"))
+    if "(" in base or "[" in base:
+        return ""  # function pointers and arrays: the mapping says what it says of them in C
+    if "<" in base:
+        return "is a C++ template type"
+    if "::" in base and base not in info.typedefs:
+        return "is a C++ type of a namespace"
+    if "*" not in spelling:
+        record = info.typedefs.get(base, base)
+        seen = 0
+        while record in info.typedefs and seen < 32:  # typedef chains: typedef Counter C;
+            record, seen = info.typedefs[record], seen + 1
+        if record in info.cxx_classes:
+            return f"is a C++ class passed by value ({info.cxx_classes[record]})"
+    return ""

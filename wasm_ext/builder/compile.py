@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import INCLUDE_DIR
 from ..errors import WasmCompileError
-from . import wasm_binary
+from . import cxx, wasm_binary
 from .c_ast import RawFunction
 from .model import Function
 from .outputs import write_if_changed
@@ -74,27 +74,31 @@ def compile_module(
     sources = _sources_with_wrappers(plan, static)
     plan.temp_dir.mkdir(parents=True, exist_ok=True)
     output = plan.temp_dir / f"{plan.files.stem}.linked.wasm"
-    argv = [
-        *plan.compiler.cc,
-        f"-{plan.opt_level}",
-        "-mexec-model=reactor",
-        *plan.preprocessor_flags,
-        *plan.extra_compile_args,
-        *sources,
-        *(f"-DWASM_EXT_USER_{name.upper()}" for name in HELPER_FUNCTIONS if name in user_defined),
-        *(str(s) for s in HELPER_SOURCES),
-        *(f"-Wl,--export={name}" for name in exports),
-        *plan.extra_link_args,
-        "-o",
-        str(output),
-    ]
+    user_helpers = [f"-DWASM_EXT_USER_{name.upper()}" for name in HELPER_FUNCTIONS if name in user_defined]
+    if plan.has_cxx:
+        _compile_and_link_cxx(plan, sources, exports, user_helpers, output)
+    else:
+        argv = [
+            *plan.compiler.cc,
+            f"-{plan.opt_level}",
+            "-mexec-model=reactor",
+            *plan.preprocessor_flags,
+            *plan.extra_compile_args,
+            *sources,
+            *user_helpers,
+            *(str(s) for s in HELPER_SOURCES),
+            *(f"-Wl,--export={name}" for name in exports),
+            *plan.extra_link_args,
+            "-o",
+            str(output),
+        ]
+        run(
+            argv,
+            error=WasmCompileError,
+            what=f"{plan.name}: compiling {', '.join(str(s) for s in plan.sources)}",
+            env=plan.compiler.environment(),
+        )
     module = plan.name
-    run(
-        argv,
-        error=WasmCompileError,
-        what=f"{module}: compiling {', '.join(str(s) for s in plan.sources)}",
-        env=plan.compiler.environment(),
-    )
     raw = output.read_bytes()
     try:
         parsed = wasm_binary.parse(raw)
@@ -113,15 +117,81 @@ def compile_module(
     )
 
 
+def _compile_and_link_cxx(
+    plan: BuildPlan, sources: Sequence[str], exports: Sequence[str], user_helpers: Sequence[str], output: Path
+) -> None:
+    """Build a module with C++ sources: each C source (and the helpers) to an object with the C
+    driver, then the C++ sources compiled and everything linked by the C++ driver (libc++).
+
+    One command cannot do both: the C++ driver compiles ``.c`` files as C++, and ``-std=c++NN``
+    is an error for C. ``-x c++`` makes the plugin's idea of which files are C++ the compiler's.
+    """
+    assert plan.cxx_commands is not None
+    objects_dir = plan.temp_dir / "objects"
+    objects_dir.mkdir(parents=True, exist_ok=True)
+    objects = []
+    c_units: list[tuple[str, tuple[str, ...]]] = [(s, ()) for s in sources if not cxx.is_cxx(s)]
+    c_units += [(str(s), tuple(user_helpers)) for s in HELPER_SOURCES]
+    for index, (source, defines) in enumerate(c_units):
+        obj = objects_dir / f"{index}-{Path(source).stem}.o"
+        _run_compiler(
+            plan,
+            [
+                *plan.compiler.cc,
+                f"-{plan.opt_level}",
+                *plan.preprocessor_flags,
+                *plan.extra_compile_args,
+                *defines,
+                "-c",
+                source,
+                "-o",
+                str(obj),
+            ],
+            f"{plan.name}: compiling {source}",
+        )
+        objects.append(str(obj))
+    cxx_sources = [s for s in sources if cxx.is_cxx(s)]
+    if not plan.wasi:
+        cxx_sources.append(str(cxx.QUIET_ABORT_SOURCE))
+    argv = [
+        *plan.cxx_commands.cxx,
+        f"-{plan.opt_level}",
+        "-mexec-model=reactor",
+        *plan.cxx_flags,
+        *plan.preprocessor_flags,
+        *plan.extra_compile_args,
+        "-x",
+        "c++",
+        *cxx_sources,
+        "-x",
+        "none",
+        *objects,
+        *(f"-Wl,--export={name}" for name in exports),
+        *plan.extra_link_args,
+        "-o",
+        str(output),
+    ]
+    what = ", ".join(s for s in sources if cxx.is_cxx(s))
+    _run_compiler(plan, argv, f"{plan.name}: compiling {what} and linking with libc++")
+
+
+def _run_compiler(plan: BuildPlan, argv: Sequence[str], what: str) -> None:
+    try:
+        run(argv, error=WasmCompileError, what=what, env=plan.compiler.environment())
+    except WasmCompileError as exc:
+        raise WasmCompileError(plan.explain(str(exc))) from None
+
+
 WRAPPER_PREFIX = "__wasm_ext_export_"
 
 
-def wrapper_source(unit: Path, functions: Sequence[RawFunction]) -> str:
+def wrapper_source(unit: Path, functions: Sequence[RawFunction], *, cplusplus: bool = False) -> str:
     """A translation unit that is *unit* plus an exported wrapper of each static function in *functions*.
 
     A ``static`` (often ``static inline``) function a header defines has internal linkage:
     the linker cannot export it. Compiled in place of *unit*, this file defines what *unit*
-    does and one non-static function per static one, calling it, exported under its name.
+    does and one non-static function per static one, calling it, exported under its name
+    (with C linkage where *unit* is C++).
     """
     lines = [
         "/* Generated by setuptools-wasm: exports for static functions of this source. Do not edit. */",
@@ -135,7 +205,8 @@ def wrapper_source(unit: Path, functions: Sequence[RawFunction]) -> str:
         call = f"{fn.name}({args})"
         body = f"{call};" if fn.result.strip() == "void" else f"return {call};"
         lines.append(
-            f'__attribute__((export_name("{fn.name}"))) {fn.result} {WRAPPER_PREFIX}{fn.name}({params or "void"}) '
+            ('extern "C" ' if cplusplus else "")
+            + f'__attribute__((export_name("{fn.name}"))) {fn.result} {WRAPPER_PREFIX}{fn.name}({params or "void"}) '
             f"{{ {body} }}"
         )
     return "\n".join(lines) + "\n"
@@ -152,8 +223,9 @@ def _sources_with_wrappers(plan: BuildPlan, static: Mapping[str, RawFunction]) -
         if not wrapped:
             sources.append(str(source))
             continue
-        unit = plan.temp_dir / f"wrap-{index}-{source.stem}.c"
-        write_if_changed(unit, wrapper_source(source.resolve(), wrapped))
+        cplusplus = cxx.is_cxx(source)
+        unit = plan.temp_dir / f"wrap-{index}-{source.stem}.{'cpp' if cplusplus else 'c'}"
+        write_if_changed(unit, wrapper_source(source.resolve(), wrapped, cplusplus=cplusplus))
         sources.append(str(unit))
     return sources
 

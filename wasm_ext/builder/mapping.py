@@ -109,6 +109,8 @@ def map_function(
     that is mapped but may not mean what it seems adds a message to *warnings*.
     """
     where = f"{module}: function {raw.name}() at {raw.location}"
+    if raw.cxx:  # C++ that C cannot call (c_ast says why and what to do)
+        raise SignatureError(f"{where}: {raw.cxx}")
     if raw.variadic:
         raise SignatureError(f"{where}: variadic functions (...) cannot be called from Python; {_UNMAPPABLE_HINT}")
     result_base, result_ptr, _ = canonical(raw.result, typedefs)

@@ -20,8 +20,8 @@ from ..errors import ConfigError
 from ..extension import WasmExtension
 from ..log import get_logger
 from ..runtime.layout import ModuleFiles
-from . import toolchain
-from .stage_cache import INCLUDE_ALIAS
+from . import cxx, toolchain
+from .stage_cache import INCLUDE_ALIAS, files_digest
 
 log = get_logger(__name__)
 
@@ -49,6 +49,25 @@ class BuildPlan:
     functions: tuple[FunctionDecl, ...] = ()  # what C cannot say (wasm_ext.declarations)
     handles: tuple[HandleDecl, ...] = ()
     declared_in: str = ""  # where those were declared, for messages
+    cxx_std: int = 17  # for C++ sources (see wasm_ext.builder.cxx)
+    cxx_exceptions: bool = False
+    cxx_rtti: bool = False
+    cxx_commands: toolchain.CxxCommands | None = None  # the C++ driver: set when any source is C++
+
+    @property
+    def has_cxx(self) -> bool:
+        return cxx.any_cxx(self.sources)
+
+    @property
+    def cxx_flags(self) -> tuple[str, ...]:
+        """``-std=c++NN`` and the exceptions and RTTI switches, for C++ sources only."""
+        return cxx.flags(self.cxx_std, self.cxx_exceptions, self.cxx_rtti)
+
+    def explain(self, message: str) -> str:
+        """A compiler's failure *message*, with hints where the C++ options explain it."""
+        if not self.has_cxx:
+            return message
+        return cxx.explain(message, exceptions=self.cxx_exceptions, rtti=self.cxx_rtti, toolchain=self.compiler.kind)
 
     def declared(self) -> dict[str, Any]:
         """The inputs that decide the compiled module, for the compile stage's cache key."""
@@ -65,6 +84,15 @@ class BuildPlan:
             "functions": declarations.to_json(self.functions),
             "handles": declarations.handles_to_json(self.handles),
             "compiler": self.compiler.describe(),
+            "languages": [cxx.language(s) for s in self.sources],
+            "cxx": {
+                "std": self.cxx_std,
+                "exceptions": self.cxx_exceptions,
+                "rtti": self.cxx_rtti,
+                "helper": files_digest([cxx.QUIET_ABORT_SOURCE]),
+            }
+            if self.has_cxx
+            else None,
         }
 
 
@@ -82,6 +110,28 @@ def make_plan(ext: WasmExtension, *, source_root: Path, package_dir: Path, temp_
         include_dirs.append(path)
     compiler = toolchain.find_compiler()
     log.info("building %s with %s", ext.name, compiler.describe())
+    cxx_commands = None
+    if cxx.any_cxx(sources):
+        if ext.cxx_exceptions and compiler.kind == "ziglang":
+            option = (
+                f"cxx-exceptions = true ({ext.declared_in})"
+                if ext.declared_in.endswith("[[tool.wasm-ext.modules]]")
+                else "cxx_exceptions=True"
+            )
+            raise ConfigError(
+                f"{ext.name}: {option} cannot be built with zig ({compiler.version}): "
+                f"{cxx.EXCEPTIONS_UNSUPPORTED}. Leave cxx_exceptions off and report errors through return values "
+                "(functions.NAME.return declares how the stub raises them), or build with a toolchain whose "
+                "wasm32-wasi libc++abi supports exceptions (WASI_SDK_PATH, or WASM_EXT_CC and WASM_EXT_CXX)"
+            )
+        cxx_commands = toolchain.cxx_commands(compiler)
+        log.info(
+            "%s: C++ sources, -std=c++%d, exceptions %s, RTTI %s",
+            ext.name,
+            ext.cxx_std,
+            "on" if ext.cxx_exceptions else "off",
+            "on" if ext.cxx_rtti else "off",
+        )
     return BuildPlan(
         name=ext.name,
         files=ModuleFiles.of(ext.name, package_dir),
@@ -108,6 +158,10 @@ def make_plan(ext: WasmExtension, *, source_root: Path, package_dir: Path, temp_
         functions=ext.functions,
         handles=ext.handles,
         declared_in=ext.declared_in,
+        cxx_std=ext.cxx_std,
+        cxx_exceptions=ext.cxx_exceptions,
+        cxx_rtti=ext.cxx_rtti,
+        cxx_commands=cxx_commands,
     )
 
 

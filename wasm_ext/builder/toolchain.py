@@ -69,6 +69,14 @@ class Compiler:
 
 
 @dataclass(frozen=True)
+class CxxCommands:
+    """How to drive the C++ side of a compiler: a driver that links libc++, and its AST dump."""
+
+    cxx: tuple[str, ...]  # prefix of a compile-and-link command line for C++ (links libc++ and libc++abi)
+    ast: tuple[str, ...]  # prefix of a command line that prints clang's JSON AST of C++ sources
+
+
+@dataclass(frozen=True)
 class WasmOpt:
     """A ``wasm-opt`` executable, its Binaryen version and the ``--enable-*`` flags it knows."""
 
@@ -128,6 +136,64 @@ def _ziglang() -> Compiler:
         ast += ("-isystem", include)
     log.info("compiler: zig %s (%s)", version, zig)
     return Compiler("ziglang", cc, ast, f"zig {version}", env)
+
+
+def cxx_commands(compiler: Compiler) -> CxxCommands:
+    """The C++ driver of *compiler*, probed once per process (only builds with C++ sources ask).
+
+    zig: ``zig c++`` links zig's own libc++/libc++abi for wasm32-wasi (built into zig's cache
+    on first use, like wasi-libc); its AST comes from zig's clang given the header search path
+    and the libc++ configuration macros ``zig c++`` passes (read from ``-v``). A WASI SDK:
+    its ``clang++``. ``WASM_EXT_CC``: ``WASM_EXT_CXX`` if set, else the same command in C++
+    driver mode.
+    """
+    return _cxx_commands(compiler, os.environ.get("WASM_EXT_CXX", ""))
+
+
+@functools.cache
+def _cxx_commands(compiler: Compiler, cxx_env: str) -> CxxCommands:
+    if compiler.kind == "ziglang":
+        zig = compiler.cc[0]
+        cxx = (zig, "c++", *compiler.cc[2:])
+        probe = run(
+            [*cxx, "-E", "-v", "-x", "c++", os.devnull, "-o", os.devnull],
+            error=ToolchainError,
+            what="zig c++ header search path probe",
+            env=compiler.environment(),
+        )
+        ast: tuple[str, ...] = (zig, "clang", "--target=wasm32-wasip1", "-nostdinc", "-nostdinc++")
+        for include in _include_dirs_from_verbose(probe.stderr):
+            ast += ("-isystem", include)
+        ast += tuple(f"-D{macro}" for macro in _libcxx_macros_from_verbose(probe.stderr))
+        return CxxCommands(cxx, ast)
+    if compiler.kind == "WASM_EXT_CC" and cxx_env.strip():
+        argv = tuple(shlex.split(cxx_env))
+        if shutil.which(argv[0]) is None:
+            raise ToolchainError(f"WASM_EXT_CXX={cxx_env!r}: {argv[0]!r} was not found. {INSTALL_COMPILER_HINT}")
+        return CxxCommands(argv, argv)
+    first = compiler.cc[0]
+    if compiler.kind == "wasi-sdk":
+        clangxx = Path(first).with_name("clang++.exe" if sys.platform == "win32" else "clang++")
+        argv = (str(clangxx), *compiler.cc[1:]) if clangxx.is_file() else (first, "--driver-mode=g++", *compiler.cc[1:])
+    elif Path(first).name.startswith("zig") and compiler.cc[1:2] == ("cc",):
+        argv = (first, "c++", *compiler.cc[2:])
+    else:
+        argv = (first, "--driver-mode=g++", *compiler.cc[1:])
+    return CxxCommands(argv, argv)
+
+
+def _libcxx_macros_from_verbose(stderr: str) -> list[str]:
+    """The ``-D`` macros of the ``-cc1`` line ``zig c++ -v`` prints: libc++'s configuration
+    (``_LIBCPP_ABI_VERSION``, ``_LIBCPP_HAS_THREADS=0``, ...), which zig passes instead of a
+    ``__config_site`` header; without them the headers do not parse."""
+    for line in stderr.splitlines():
+        if " -cc1 " not in line:
+            continue
+        words = shlex.split(line)
+        macros = [b for a, b in zip(words, words[1:]) if a == "-D"]
+        macros += [w[2:] for w in words if w.startswith("-D") and len(w) > 2]
+        return [m for m in macros if m.startswith(("_LIBCPP", "_LIBCXXABI"))]
+    raise ToolchainError(f"could not read libc++'s configuration from zig c++ -v:\n{stderr}")
 
 
 def _zig_cache_env() -> tuple[tuple[str, str], ...]:

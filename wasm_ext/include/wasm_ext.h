@@ -7,14 +7,22 @@
  *
  * A function marked WASM_EXPORT is exported from the wasm module and gets a typed Python
  * function in the generated stub (unless the extension lists `exports` explicitly).
+ * In C++ it also gives the function C linkage (extern "C"): only such functions can be
+ * exported, under their own names.
  */
 #ifndef WASM_EXT_H
 #define WASM_EXT_H
 
+#if defined(__cplusplus)
+#define WASM_EXT_LINKAGE_ extern "C"
+#else
+#define WASM_EXT_LINKAGE_
+#endif
+
 #if defined(__clang__)
-#define WASM_EXPORT __attribute__((visibility("default"), used, annotate("wasm_ext.export")))
+#define WASM_EXPORT WASM_EXT_LINKAGE_ __attribute__((visibility("default"), used, annotate("wasm_ext.export")))
 #else /* other compilers (a native build of the same source, e.g. for tests) */
-#define WASM_EXPORT __attribute__((visibility("default"), used))
+#define WASM_EXPORT WASM_EXT_LINKAGE_ __attribute__((visibility("default"), used))
 #endif
 
 #endif
