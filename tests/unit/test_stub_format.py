@@ -219,6 +219,9 @@ LENGTH_SHAPES = {  # where ruff's layout changes with a name's length (pyfmt mus
     # the same in the .py for a stem of 21+ (`... import KernelModule as _KernelModule`): I001, and ruff format
     # wraps it: `from _STEM_wasm_ext_runtime.stubapi import (\n    KernelModule as _KernelModule,\n)`
     "top-level-imports-py": Case("a" * 21, (function("f", scalar("x", "f64")),)),
+    # ruff format: `def E() -> tuple[\n    int, float\n]:` for a kernel with no arguments whose tuple result
+    # does not fit (it splits the subscript; a plain annotation it parenthesizes instead)
+    "return-subscript": Case("pkg.kernels", (function("e" * 68, Param("v", "out", "f32", "float *"), result="u16"),)),
     # ruff check RUF022: ruff sorts a one-letter capital name with the classes, pyfmt with the CONSTANTS
     "all-single-capital": Case("pkg.kernels", _names("X")),
     # ruff check RUF022: ruff sorts k01 before k1 (natord); pyfmt's key ties them and keeps their order

@@ -211,10 +211,17 @@ def _def(node: ast.FunctionDef, text: str, indent: str) -> list[str] | None:
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults:
         return None
     inner = indent + INDENT
-    if not args.args:  # nothing to explode: ruff puts the return annotation in parentheses
+    if not args.args:  # nothing to explode: ruff splits a subscript's brackets, or parenthesizes the annotation
         if node.returns is None:
             return None
-        return [f"{indent}def {node.name}() -> (", f"{inner}{_segment(node.returns, text)}", f"{indent}):"]
+        returns = node.returns
+        if isinstance(returns, ast.Subscript):
+            head = f"{indent}def {node.name}() -> {_segment(returns.value, text)}["
+            inside = _segment(returns.slice, text)
+            if len(f"{inner}{inside}") <= LINE_LENGTH or not isinstance(returns.slice, ast.Tuple):
+                return [head, f"{inner}{inside}", f"{indent}]:"]
+            return [head, *(f"{inner}{_segment(e, text)}," for e in returns.slice.elts), f"{indent}]:"]
+        return [f"{indent}def {node.name}() -> (", f"{inner}{_segment(returns, text)}", f"{indent}):"]
     rows = [f"{indent}def {node.name}("]
     for arg in args.args:
         if arg.annotation is None:
