@@ -222,6 +222,8 @@ LENGTH_SHAPES = {  # where ruff's layout changes with a name's length (pyfmt mus
     # ruff format: `def E() -> tuple[\n    int, float\n]:` for a kernel with no arguments whose tuple result
     # does not fit (it splits the subscript; a plain annotation it parenthesizes instead)
     "return-subscript": Case("pkg.kernels", (function("e" * 68, Param("v", "out", "f32", "float *"), result="u16"),)),
+    # ...and parenthesizes it where `def E() -> tuple[` itself does not fit (a name of 75+ characters)
+    "return-parenthesized": Case("pkg.kernels", (function("e" * 80, Param("v", "out", "i32", "int *"), result="f64"),)),
     # ruff check RUF022: ruff sorts a one-letter capital name with the classes, pyfmt with the CONSTANTS
     "all-single-capital": Case("pkg.kernels", _names("X")),
     # ruff check RUF022: ruff sorts k01 before k1 (natord); pyfmt's key ties them and keeps their order

@@ -211,17 +211,23 @@ def _def(node: ast.FunctionDef, text: str, indent: str) -> list[str] | None:
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults:
         return None
     inner = indent + INDENT
-    if not args.args:  # nothing to explode: ruff splits a subscript's brackets, or parenthesizes the annotation
+    if not args.args:  # nothing to explode: ruff splits a subscript's brackets where `... -> tuple[` fits,
+        # else it puts the annotation in parentheses
         if node.returns is None:
             return None
         returns = node.returns
-        if isinstance(returns, ast.Subscript):
-            head = f"{indent}def {node.name}() -> {_segment(returns.value, text)}["
+        head = (
+            f"{indent}def {node.name}() -> {_segment(returns.value, text)}["
+            if isinstance(returns, ast.Subscript)
+            else ""
+        )
+        if head and len(head) <= LINE_LENGTH:
+            assert isinstance(returns, ast.Subscript)
             inside = _segment(returns.slice, text)
             if len(f"{inner}{inside}") <= LINE_LENGTH or not isinstance(returns.slice, ast.Tuple):
                 return [head, f"{inner}{inside}", f"{indent}]:"]
             return [head, *(f"{inner}{_segment(e, text)}," for e in returns.slice.elts), f"{indent}]:"]
-        return [f"{indent}def {node.name}() -> (", f"{inner}{_segment(returns, text)}", f"{indent}):"]
+        return [f"{indent}def {node.name}() -> (", *_subscript_rows(returns, text, inner), f"{indent}):"]
     rows = [f"{indent}def {node.name}("]
     for arg in args.args:
         if arg.annotation is None:
@@ -233,6 +239,20 @@ def _def(node: ast.FunctionDef, text: str, indent: str) -> list[str] | None:
     if node.returns is None:
         return [*rows, f"{indent}):"]
     return rows + _node(node.returns, text, indent, ") -> ", ":")
+
+
+def _subscript_rows(node: ast.expr, text: str, indent: str) -> list[str]:
+    """*node* at *indent*: one line if it fits, else a subscript's items on one line inside its
+    brackets, else one item a line (ruff's layout of a parenthesized return annotation)."""
+    flat = f"{indent}{_segment(node, text)}"
+    if len(flat) <= LINE_LENGTH or not isinstance(node, ast.Subscript):
+        return [flat]
+    inner = indent + INDENT
+    inside = f"{inner}{_segment(node.slice, text)}"
+    opening, closing = f"{indent}{_segment(node.value, text)}[", f"{indent}]"
+    if len(inside) <= LINE_LENGTH or not isinstance(node.slice, ast.Tuple):
+        return [opening, inside, closing]
+    return [opening, *(f"{inner}{_segment(e, text)}," for e in node.slice.elts), closing]
 
 
 def _condition(test: ast.expr, text: str, indent: str) -> list[str] | None:
