@@ -3,9 +3,13 @@
     wasm-ext size PATH... [--json | --markdown] [--top N]
     wasm-ext check PATH... [--baseline sizes.json] [--max-growth 5%] [--write-baseline]
     wasm-ext inspect MODULE.wasm
+    wasm-ext precompile WHEEL... [-o DIR]
+    wasm-ext merge A.whl B.whl... -o DIR
 
 PATH is a wheel, a directory (searched for ``.wasm`` files) or a ``.wasm`` file. Exit
 codes: 0 fine, 1 a check failed, 2 bad input (the message says which).
+``precompile`` and ``merge`` put several hosts' precompiled artifacts into one wheel
+(see ``wheel_targets.py``).
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from typing import Any
 from . import __version__
 from .builder.gate import over_limit
 from .sizes import InputError, ModuleReport, collect
+from .wheel_file import WheelError
 
 BASELINE_FORMAT = 1
+NOT_OPTIMIZED_FIX = "install Binaryen's wasm-opt (or set WASM_OPT) where the wheel is built, and build it again"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.handler(args)
         return result
-    except InputError as exc:
+    except (InputError, WheelError) as exc:
         print(f"wasm-ext: error: {exc}", file=sys.stderr)
         return 2
 
@@ -55,11 +61,24 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--baseline", type=Path, help="JSON file of sizes to compare with")
     check.add_argument("--max-growth", default="5%", help="allowed growth over the baseline (default 5%%)")
     check.add_argument("--write-baseline", action="store_true", help="write the current sizes to --baseline")
+    check.add_argument(
+        "--require-optimized", action="store_true", help="fail for a module that was built without wasm-opt"
+    )
     check.set_defaults(handler=_check)
 
     inspect = sub.add_parser("inspect", help="imports, exports and features of one module")
     inspect.add_argument("module", type=Path, metavar="MODULE.wasm")
     inspect.set_defaults(handler=_inspect)
+
+    pre = sub.add_parser("precompile", help="add this host's precompiled artifacts to built wheels")
+    pre.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
+    pre.add_argument("-o", "--out-dir", type=Path, help="write the wheels here (default: replace each input)")
+    pre.set_defaults(handler=_precompile)
+
+    merge = sub.add_parser("merge", help="join wheels of one build precompiled on different hosts")
+    merge.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
+    merge.add_argument("-o", "--out-dir", type=Path, required=True, help="directory for the merged wheel")
+    merge.set_defaults(handler=_merge)
     return parser
 
 
@@ -80,8 +99,18 @@ def _size(args: argparse.Namespace) -> int:
 def _before(r: ModuleReport) -> str:
     if r.size_before_opt is None:
         return "-"
+    if r.optimized is False:
+        return f"{r.size_before_opt} (not optimized)"
     change = 100.0 * (r.size - r.size_before_opt) / max(r.size_before_opt, 1)
     return f"{r.size_before_opt} ({change:+.1f}%)"
+
+
+def _precompiled(r: ModuleReport) -> str:
+    """Artifact sizes per target: ``x86_64-unknown-linux-gnu 14656+18800`` (one per engine config)."""
+    by_target: dict[str, list[str]] = {}
+    for a in r.artifacts:
+        by_target.setdefault(a.target, []).append("missing" if a.size is None else str(a.size))
+    return ", ".join(f"{target} {'+'.join(sizes)}" for target, sizes in sorted(by_target.items())) or "-"
 
 
 def _functions(r: ModuleReport) -> str:
@@ -96,13 +125,22 @@ def _rows(reports: list[ModuleReport]) -> list[list[str]]:
             str(r.gzip_size),
             _before(r),
             "-" if r.max_size is None else str(r.max_size),
+            _precompiled(r),
             _functions(r),
         ]
         for r in reports
     ]
 
 
-_HEADER = ["module", "shipped B", "gzip B", "before wasm-opt B", "max_size B", "largest functions (B)"]
+_HEADER = [
+    "module",
+    "shipped B",
+    "gzip B",
+    "before wasm-opt B",
+    "max_size B",
+    "precompiled B",
+    "largest functions (B)",
+]
 
 
 def _text_table(reports: list[ModuleReport]) -> str:
@@ -113,7 +151,7 @@ def _text_table(reports: list[ModuleReport]) -> str:
 
 
 def _markdown(reports: list[ModuleReport]) -> str:
-    lines = ["| " + " | ".join(_HEADER) + " |", "|---|---:|---:|---:|---:|---|"]
+    lines = ["| " + " | ".join(_HEADER) + " |", "|---|---:|---:|---:|---:|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(reports)]
     return "\n".join(lines)
 
@@ -173,6 +211,11 @@ def _check(args: argparse.Namespace) -> int:
                 )
         elif args.baseline is not None and not args.write_baseline:
             change = ", not in the baseline (new module)"
+        if r.optimized is False:
+            if args.require_optimized:
+                problems.append(f"built without wasm-opt; {NOT_OPTIMIZED_FIX}")
+            else:
+                change += ", not optimized: built without wasm-opt"
         if problems:
             failures += 1
             print(f"FAIL {r.module}: " + "; ".join(problems) + f" (size {r.size} bytes, limit {limit}{change})")
@@ -225,6 +268,38 @@ def _inspect(args: argparse.Namespace) -> int:
     for name, kind in report.exports:
         python = f"   python: {signatures[name]}" if name in signatures else ""
         print(f"  {name.ljust(width)}  {kind}{python}")
+    if report.optimized is not None:
+        print(f"optimized: {report.optimizer if report.optimized else 'no (built without wasm-opt)'}")
+    print("precompiled:" + ("" if report.artifacts else " none (compiled on first use, then cached per user)"))
+    for a in report.artifacts:
+        size = "missing" if a.size is None else f"{a.size} bytes"
+        print(f"  {a.target}  {a.file}  {size}  (wasmtime {a.wasmtime})")
+    return 0
+
+
+# --- precompile and merge ----------------------------------------------------------------
+
+
+def _precompile(args: argparse.Namespace) -> int:
+    from .wheel_targets import precompile
+
+    for wheel in args.wheels:
+        written, done = precompile(wheel, args.out_dir)
+        for added in done:
+            state = "kept " if added.kept else "added"
+            print(f"{state} {added.module}: {added.target} {added.file} ({added.size} bytes)")
+        print(f"{'wrote' if any(not a.kept for a in done) else 'unchanged'} {written}")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from .wheel_targets import merge
+
+    written, artifacts = merge(args.wheels, args.out_dir)
+    for target in sorted({a.target for a in artifacts}):
+        files = [a for a in artifacts if a.target == target]
+        print(f"{target}: " + ", ".join(f"{a.file} ({a.size} bytes)" for a in files))
+    print(f"wrote {written}")
     return 0
 
 

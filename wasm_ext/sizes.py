@@ -2,15 +2,16 @@
 
 What ``wasm-ext size`` and ``wasm-ext check`` report on: each module's shipped size, gzip
 size, the size before wasm-opt and the ``max_size`` recorded by the build (from the
-manifest beside the module), and its largest functions by code size (names from the
-manifest's name map, since the shipped module is stripped).
+manifest beside the module), its precompiled artifacts per target with their sizes, whether
+wasm-opt ran, and its largest functions by code size (names from the manifest's name map,
+since the shipped module is stripped).
 """
 
 from __future__ import annotations
 
 import gzip
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,12 +37,25 @@ class ModuleReport:
     imports: list[str] = field(default_factory=list)
     exports: list[tuple[str, str]] = field(default_factory=list)
     features: list[str] | None = None
+    artifacts: list[ArtifactReport] = field(default_factory=list)
+    optimized: bool | None = None  # whether wasm-opt ran (None: no manifest says)
+    optimizer: str = ""  # e.g. "wasm-opt (Binaryen 123)"
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["largest_functions"] = [{"name": n, "size": s} for n, s in self.largest_functions]
         data["exports"] = [{"name": n, "type": t} for n, t in self.exports]
         return data
+
+
+@dataclass
+class ArtifactReport:
+    """One precompiled artifact: for which target, by which wasmtime, and its size (``None``: file missing)."""
+
+    target: str
+    file: str
+    wasmtime: str
+    size: int | None
 
 
 def collect(paths: list[str], top: int = 5) -> list[ModuleReport]:
@@ -70,13 +84,19 @@ def _from_file(path: Path, top: int) -> ModuleReport:
         raise InputError(f"{path}: cannot read: {exc}") from exc
     manifest_file = Path(manifest_beside(str(path)))
     manifest = _read_manifest(manifest_file.read_bytes(), str(manifest_file)) if manifest_file.is_file() else None
-    return _report(data, manifest, str(path), path.stem, top)
+
+    def size_of(file: str) -> int | None:
+        beside = path.parent / Path(file).name
+        return beside.stat().st_size if beside.is_file() else None
+
+    return _report(data, manifest, str(path), path.stem, top, size_of)
 
 
 def _from_wheel(path: Path, top: int) -> Iterator[ModuleReport]:
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
+            sizes = {i.filename: i.file_size for i in zf.infolist()}
             for member in sorted(n for n in names if n.endswith(".wasm")):
                 manifest_name = manifest_beside(member)
                 manifest = (
@@ -84,10 +104,16 @@ def _from_wheel(path: Path, top: int) -> Iterator[ModuleReport]:
                     if manifest_name in names
                     else None
                 )
-                stem = member.rsplit("/", 1)[-1][: -len(".wasm")]
-                yield _report(zf.read(member), manifest, f"{path}!{member}", stem, top)
+                directory, _, base = member.rpartition("/")
+                size_of = _member_size(sizes, f"{directory}/" if directory else "")
+                yield _report(zf.read(member), manifest, f"{path}!{member}", base[: -len(".wasm")], top, size_of)
     except (zipfile.BadZipFile, OSError) as exc:
         raise InputError(f"{path}: not a readable wheel: {exc}") from exc
+
+
+def _member_size(sizes: dict[str, int], prefix: str) -> Callable[[str], int | None]:
+    """The size of a file the manifest names, as a member beside the module (``None``: not in the wheel)."""
+    return lambda file: sizes.get(prefix + file.rpartition("/")[2])
 
 
 def _read_manifest(data: bytes, where: str) -> Manifest:
@@ -97,7 +123,14 @@ def _read_manifest(data: bytes, where: str) -> Manifest:
         raise InputError(str(exc)) from None
 
 
-def _report(data: bytes, manifest: Manifest | None, location: str, stem: str, top: int) -> ModuleReport:
+def _report(
+    data: bytes,
+    manifest: Manifest | None,
+    location: str,
+    stem: str,
+    top: int,
+    size_of: Callable[[str], int | None],
+) -> ModuleReport:
     try:
         parsed = wasm_binary.parse(data)
         sizes = wasm_binary.function_sizes(data)
@@ -123,4 +156,11 @@ def _report(data: bytes, manifest: Manifest | None, location: str, stem: str, to
         ],
         exports=[(e.name, e.kind if e.type is None else f"{e.kind} {e.type}") for e in parsed.exports],
         features=features,
+        artifacts=[]
+        if manifest is None
+        else [ArtifactReport(a.target, a.file, a.wasmtime, size_of(a.file)) for a in manifest.precompiled],
+        optimized=None if manifest is None else manifest.toolchain.wasm_opt is not None,
+        optimizer=""
+        if manifest is None or manifest.toolchain.wasm_opt is None
+        else f"wasm-opt (Binaryen {manifest.toolchain.wasm_opt})",
     )

@@ -21,6 +21,7 @@ from wasm_ext import __version__
 from wasm_ext.builder import gate, wasm_binary
 from wasm_ext.cli import main
 from wasm_ext.errors import SizeLimitError
+from wasm_ext.runtime import wasmtime_engine
 
 # A host import, a function nothing exports, and kernels of each kind.
 CLI_WAT = """
@@ -48,9 +49,17 @@ CLI_KERNELS = [
 ]
 
 
+def optimized(made: Package) -> Package:
+    """*made* as a build with wasm-opt leaves it (the manifest names Binaryen's version)."""
+    manifest = made.manifest()
+    manifest["toolchain"]["wasm_opt"] = 123
+    made.write_manifest(manifest)
+    return made
+
+
 @pytest.fixture
 def package(tmp_path: Path) -> Package:
-    return make_package(tmp_path / "one", unique_package("cli"), CLI_WAT, CLI_KERNELS, max_size=4096)
+    return optimized(make_package(tmp_path / "one", unique_package("cli"), CLI_WAT, CLI_KERNELS, max_size=4096))
 
 
 def _wheel_of(tmp_path: Path, *packages: Package) -> Path:
@@ -71,12 +80,19 @@ def _facts(package: Package) -> dict[str, Any]:
     names = {int(i): n for i, n in manifest["function_names"].items()}
     sizes = wasm_binary.function_sizes(data)
     largest = sorted(sizes.items(), key=lambda item: (-item[1], item[0]))
+    artifacts = sorted(manifest["precompiled"], key=lambda a: a["file"])
     return {
         "size": len(data),
         "gzip": len(gzip.compress(data, compresslevel=9, mtime=0)),
         "before": manifest["wasm"]["size_before_opt"],
         "largest": [(names[i], size) for i, size in largest],
+        "artifacts": [(a["target"], a["file"], (package.directory / a["file"]).stat().st_size) for a in artifacts],
     }
+
+
+def _precompiled_cell(facts: dict[str, Any]) -> str:
+    ((target, _, default), (_, _, sandbox)) = facts["artifacts"]  # "kernels.T.cwasm" sorts before ".sandbox"
+    return f"{target} {default}+{sandbox}"
 
 
 def _cells(line: str) -> list[str]:
@@ -103,6 +119,7 @@ def test_size_text_table(package: Package, capsys: pytest.CaptureFixture[str]) -
         "gzip B",
         "before wasm-opt B",
         "max_size B",
+        "precompiled B",
         "largest functions (B)",
     ]
     change = 100.0 * (facts["size"] - facts["before"]) / facts["before"]
@@ -113,6 +130,7 @@ def test_size_text_table(package: Package, capsys: pytest.CaptureFixture[str]) -
         str(facts["gzip"]),
         f"{facts['before']} ({change:+.1f}%)",
         "4096",
+        _precompiled_cell(facts),
         top,
     ]
     for title, cell in zip(_cells(header), _cells(row)):  # columns line up
@@ -154,6 +172,12 @@ def test_size_json(package: Package, capsys: pytest.CaptureFixture[str], tmp_pat
                     {"name": "free", "type": "func (i32) -> ()"},
                 ],
                 "features": [],
+                "artifacts": [
+                    {"target": t, "file": f, "wasmtime": wasmtime_engine.wasmtime_version(), "size": n}
+                    for t, f, n in facts["artifacts"]
+                ],
+                "optimized": True,
+                "optimizer": "wasm-opt (Binaryen 123)",
             }
         ]
     }
@@ -166,11 +190,11 @@ def test_size_markdown(package: Package, capsys: pytest.CaptureFixture[str]) -> 
     name, size = facts["largest"][0]
     assert code == 0
     assert out.splitlines() == [
-        "| module | shipped B | gzip B | before wasm-opt B | max_size B | largest functions (B) |",
-        "|---|---:|---:|---:|---:|---|",
+        "| module | shipped B | gzip B | before wasm-opt B | max_size B | precompiled B | largest functions (B) |",
+        "|---|---:|---:|---:|---:|---|---|",
         (
             f"| {package.module_name} | {facts['size']} | {facts['gzip']} | {facts['before']} ({change:+.1f}%) "
-            f"| 4096 | {name} {size} |"
+            f"| 4096 | {_precompiled_cell(facts)} | {name} {size} |"
         ),
     ]
 
@@ -180,8 +204,8 @@ def test_size_of_a_module_without_manifest(package: Package, capsys: pytest.Capt
     code, out, _ = run(["size", "--top", "10", str(package.files.wasm)], capsys)
     cells = _cells(out.splitlines()[1])
     assert code == 0
-    assert cells[0] == "kernels" and cells[3:5] == ["-", "-"]  # no manifest: the file's stem, nothing recorded
-    names = [part.rsplit(" ", 1)[0] for part in cells[5].split(", ")]
+    assert cells[0] == "kernels" and cells[3:6] == ["-", "-", "-"]  # no manifest: the file's stem, nothing recorded
+    names = [part.rsplit(" ", 1)[0] for part in cells[6].split(", ")]
     assert sorted(names) == ["free", "func[1]", "half", "malloc", "square", "total"]  # the helper has no name
 
 
@@ -216,13 +240,13 @@ def test_check_within_limits(package: Package, tmp_path: Path, capsys: pytest.Ca
         f"ok   {package.module_name}: {size} bytes (limit 4096 bytes)\n",
         "",
     )
-    unlimited = make_package(tmp_path / "two", unique_package("cli"), CLI_WAT, CLI_KERNELS)
+    unlimited = optimized(make_package(tmp_path / "two", unique_package("cli"), CLI_WAT, CLI_KERNELS))
     code, out, _ = run(["check", str(unlimited.files.wasm)], capsys)
     assert (code, out) == (0, f"ok   {unlimited.module_name}: {size} bytes (limit none)\n")
 
 
 def test_check_over_max_size_says_what_the_build_says(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    package = make_package(tmp_path, unique_package("cli"), CLI_WAT, CLI_KERNELS, max_size=100)
+    package = optimized(make_package(tmp_path, unique_package("cli"), CLI_WAT, CLI_KERNELS, max_size=100))
     size = _facts(package)["size"]
     problem = (
         f"the wasm module is {size} bytes ({size} B), over its max_size of 100 bytes (100 B) by {size - 100} bytes"
@@ -273,8 +297,8 @@ def test_check_growth_over_the_baseline(
 
 
 def test_check_reports_every_problem_of_every_module(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    big = make_package(tmp_path / "a", unique_package("cli"), CLI_WAT, CLI_KERNELS, max_size=100)
-    fine = make_package(tmp_path / "b", unique_package("cli"), CLI_WAT, CLI_KERNELS)
+    big = optimized(make_package(tmp_path / "a", unique_package("cli"), CLI_WAT, CLI_KERNELS, max_size=100))
+    fine = optimized(make_package(tmp_path / "b", unique_package("cli"), CLI_WAT, CLI_KERNELS))
     size = _facts(big)["size"]
     baseline = tmp_path / "sizes.json"
     baseline.write_text(json.dumps({"format": 1, "modules": {big.module_name: {"size": size // 2}}}))
@@ -317,6 +341,12 @@ def test_inspect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "  total   func (i32, i32) -> (i64)   python: total(xs: Buffer | WasmBuffer) -> int",
         "  malloc  func (i32) -> (i32)",
         "  free    func (i32) -> ()",
+        "optimized: no (built without wasm-opt)",
+        "precompiled:",
+        *(
+            f"  {t}  {f}  {n} bytes  (wasmtime {wasmtime_engine.wasmtime_version()})"
+            for t, f, n in _facts(package)["artifacts"]
+        ),
     ]
 
 
@@ -354,7 +384,32 @@ def test_inspect_module_without_imports(tmp_path: Path, capsys: pytest.CaptureFi
     package = make_package(tmp_path, unique_package("cli"), '(module (func (export "f")))', [kernel("f", "void")])
     code, out, _ = run(["inspect", str(package.files.wasm)], capsys)
     assert code == 0
-    assert out.splitlines()[2:] == ["imports: none", "exports:", "  f  func () -> ()   python: f() -> None"]
+    assert out.splitlines()[2:5] == ["imports: none", "exports:", "  f  func () -> ()   python: f() -> None"]
+
+
+def test_unoptimized_modules_are_reported_and_can_fail_the_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    package = make_package(tmp_path, unique_package("cli"), CLI_WAT, CLI_KERNELS, precompile=False)
+    size = package.files.wasm.stat().st_size
+    code, out, _ = run(["size", str(package.directory)], capsys)
+    cells = _cells(out.splitlines()[1])
+    assert cells[3] == f"{package.manifest()['wasm']['size_before_opt']} (not optimized)" and cells[5] == "-"
+    code, out, _ = run(["check", str(package.directory)], capsys)
+    assert (code, out) == (
+        0,
+        f"ok   {package.module_name}: {size} bytes (limit none, not optimized: built without wasm-opt)\n",
+    )
+    code, out, _ = run(["check", "--require-optimized", str(package.directory)], capsys)
+    assert code == 1
+    assert out.startswith(f"FAIL {package.module_name}: built without wasm-opt; install Binaryen's wasm-opt")
+    code, out, _ = run(["inspect", str(package.files.wasm)], capsys)
+    assert out.splitlines()[-2:] == [
+        "optimized: no (built without wasm-opt)",
+        "precompiled: none (compiled on first use, then cached per user)",
+    ]
+    data = json.loads(run(["size", "--json", str(package.directory)], capsys)[1])["modules"][0]
+    assert (data["optimized"], data["optimizer"], data["artifacts"]) == (False, "", [])
 
 
 # --- input errors ------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ class ModuleFiles:
 
     def artifact(self, target: str, tag: str) -> Path:
         """A precompiled artifact for *target* and the engine config named by *tag* (``""`` or ``".sandbox"``)."""
-        return self.directory / f"{self.stem}.{target}{tag}{ARTIFACT_SUFFIX}"
+        return self.directory / artifact_name(self.stem, target, tag)
 
     def named(self, file_name: str) -> Path:
         """A file the manifest names (never outside the directory, whatever the manifest says)."""
@@ -99,6 +99,11 @@ class ModuleFiles:
             paths.append(self.typed_marker)
         paths += [self.runtime_dir / name for name in runtime_files]
         return paths
+
+
+def artifact_name(stem: str, target: str, tag: str) -> str:
+    """The file name of a precompiled artifact (see :meth:`ModuleFiles.artifact`)."""
+    return f"{stem}.{target}{tag}{ARTIFACT_SUFFIX}"
 
 
 def manifest_beside(wasm_file: str) -> str:
