@@ -27,8 +27,22 @@ RUNTIME_EXPORTS = ("malloc", "free")
 # Linked into every module: SIMD memchr/memcmp/strlen replacing zig libc's byte-at-a-time
 # loops (the linker drops them when unused). One the module's own sources define is left
 # out (-DWASM_EXT_USER_<NAME>), so a user's definition wins without a duplicate symbol.
-HELPER_SOURCES = (Path(INCLUDE_DIR) / "wasm_ext_string.c",)
+# Also linked into every module: a malloc whose freed blocks merge (wasm_ext_malloc.c says
+# why); left out whole (-DWASM_EXT_USER_MALLOC) when the sources define any of its functions.
+HELPER_SOURCES = (Path(INCLUDE_DIR) / "wasm_ext_string.c", Path(INCLUDE_DIR) / "wasm_ext_malloc.c")
 HELPER_FUNCTIONS = ("memchr", "memcmp", "strlen")
+MALLOC_FUNCTIONS = (
+    "malloc",
+    "free",
+    "calloc",
+    "realloc",
+    "reallocarray",
+    "aligned_alloc",
+    "posix_memalign",
+    "memalign",
+    "valloc",
+    "malloc_usable_size",
+)
 WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
 # What zig's clang emits for wasm32 by default (its generic CPU, plus simd128 for the
 # helpers above). Assumed when a module has no target_features section (zig leaves it
@@ -75,6 +89,8 @@ def compile_module(
     plan.temp_dir.mkdir(parents=True, exist_ok=True)
     output = plan.temp_dir / f"{plan.files.stem}.linked.wasm"
     user_helpers = [f"-DWASM_EXT_USER_{name.upper()}" for name in HELPER_FUNCTIONS if name in user_defined]
+    if any(name in user_defined for name in MALLOC_FUNCTIONS):
+        user_helpers.append("-DWASM_EXT_USER_MALLOC")
     if plan.has_cxx:
         _compile_and_link_cxx(plan, sources, exports, user_helpers, output)
     else:
