@@ -23,6 +23,10 @@ class ConfigError(WasmExtError, errors.OptionError):
     """A ``WasmExtension`` argument or ``[tool.wasm-ext]`` entry is invalid."""
 
 
+class UnsupportedSetuptoolsError(WasmExtError, errors.SetupError):
+    """The installed setuptools is older than the plugin needs (the message names both versions)."""
+
+
 class ToolchainError(WasmExtError, errors.PlatformError):
     """A required tool (C compiler for wasm32-wasi, wasm-opt, wasmtime) is missing or broken."""
 

@@ -3,7 +3,10 @@
 The hook runs for every setuptools build in an environment where the plugin is installed,
 so it does nothing unless the distribution declares a :class:`WasmExtension` (in
 ``ext_modules`` or ``[tool.wasm-ext]``). Ordinary extensions still go to setuptools'
-own ``build_ext``, so both kinds can live in one ``setup.py``.
+own ``build_ext``, so both kinds can live in one ``setup.py``. It imports setuptools'
+commands only once a distribution declares wasm modules, and checks the setuptools version
+first, so an unsupported setuptools breaks no other project's build and gets one message.
+The ``egg_info`` wrapper keeps in-place outputs out of sdists (see :mod:`wasm_ext.source_tree`).
 """
 
 from __future__ import annotations
@@ -12,21 +15,24 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
-
-from setuptools import Distribution
-from setuptools.command.build_ext import build_ext as _setuptools_build_ext
-from setuptools.command.install import install as _setuptools_install
+from typing import TYPE_CHECKING, Any
 
 from .config import extensions_from_pyproject, load_pyproject
-from .errors import ConfigError, reraise_explained
+from .errors import ConfigError, UnsupportedSetuptoolsError, reraise_explained
 from .extension import WasmExtension
 from .log import get_logger
+from .runtime.layout import TYPED_MARKER
+
+if TYPE_CHECKING:
+    from setuptools import Distribution
+    from setuptools.command.build_ext import build_ext as _setuptools_build_ext
+    from setuptools.command.install import install as _setuptools_install
 
 log = get_logger(__name__)
 
 RUNTIME_REQUIREMENT = 'wasmtime>=50; sys_platform != "emscripten"'
 _WASMTIME_RE = re.compile(r"^\s*wasmtime\b", re.IGNORECASE)
+REQUIRED_SETUPTOOLS = (70, 1)  # setuptools.command.bdist_wheel; keep in step with pyproject.toml
 
 
 def finalize_distribution_options(dist: Distribution) -> None:
@@ -45,10 +51,38 @@ def finalize_distribution_options(dist: Distribution) -> None:
         if ext.name in taken:
             raise ConfigError(f"{pyproject}: module {ext.name!r} is declared twice")
     dist.ext_modules = existing + declared
+    _require_setuptools()
+    from setuptools.command.build_ext import build_ext
+    from setuptools.command.egg_info import egg_info
+    from setuptools.command.install import install
+
     _require_wasmtime(dist, pyproject)
-    dist.cmdclass["build_ext"] = _make_build_ext(dist.cmdclass.get("build_ext", _setuptools_build_ext))
+    dist.cmdclass["build_ext"] = _make_build_ext(dist.cmdclass.get("build_ext", build_ext))
     dist.cmdclass["bdist_wheel"] = _make_bdist_wheel(dist.cmdclass.get("bdist_wheel"))
-    dist.cmdclass["install"] = _make_install(dist.cmdclass.get("install", _setuptools_install))
+    dist.cmdclass["install"] = _make_install(dist.cmdclass.get("install", install))
+    dist.cmdclass["egg_info"] = _make_egg_info(dist.cmdclass.get("egg_info", egg_info))
+
+
+def _require_setuptools() -> None:
+    """Refuse, in one message, a setuptools older than the plugin needs (before any of its imports fail)."""
+    import setuptools
+
+    installed = getattr(setuptools, "__version__", "unknown")
+    match = re.match(r"(\d+)\.(\d+)", installed)
+    too_old = match is None or (int(match[1]), int(match[2])) < REQUIRED_SETUPTOOLS
+    if not too_old:
+        try:
+            import setuptools.command.bdist_wheel  # the newest module the plugin needs
+        except ImportError:
+            too_old = True
+    if too_old:
+        required = ".".join(map(str, REQUIRED_SETUPTOOLS))
+        raise UnsupportedSetuptoolsError(
+            f"setuptools-wasm needs setuptools>={required} to build wasm modules, but setuptools {installed} "
+            f"is installed ({os.path.dirname(setuptools.__file__)}); upgrade it: put 'setuptools>={required}' "
+            "in [build-system] requires of pyproject.toml (or run: pip install --upgrade 'setuptools>="
+            f"{required}' where you build with --no-build-isolation or setup.py)"
+        )
 
 
 def _require_wasmtime(dist: Distribution, pyproject: Path) -> None:
@@ -105,6 +139,8 @@ def _make_build_ext(base: type[_setuptools_build_ext]) -> type[_setuptools_build
                 try:
                     for path in result.outputs:
                         target = source_dir / path.relative_to(build_dir)
+                        if path.name == TYPED_MARKER and target.exists():
+                            continue  # the author's own py.typed: never overwrite it
                         target.parent.mkdir(parents=True, exist_ok=True)
                         shutil.copyfile(path, target)
                 except OSError as exc:  # a full disk, a read-only tree: say which, and what to do
@@ -176,6 +212,37 @@ def _make_bdist_wheel(base: Any) -> Any:
                 self.root_is_pure = True
 
     return bdist_wheel
+
+
+def _make_egg_info(base: Any) -> Any:
+    class egg_info(base):
+        """Leaves the plugin's in-place outputs out of the file list (SOURCES.txt), hence out of sdists."""
+
+        def find_sources(self) -> None:
+            super().find_sources()
+            from setuptools.command.egg_info import manifest_maker
+
+            from .runtime.layout import ModuleFiles
+            from .source_tree import generated_files
+
+            build_py = self.get_finalized_command("build_py")
+            ours: set[str] = set()
+            for ext in self.distribution.ext_modules or []:
+                if isinstance(ext, WasmExtension):
+                    files = ModuleFiles.of(ext.name, build_py.get_package_dir(ext.package))
+                    ours.update(os.path.abspath(p) for p in generated_files(files))
+            kept = [f for f in self.filelist.files if os.path.abspath(f) not in ours]
+            if len(kept) == len(self.filelist.files):
+                return
+            for f in sorted(set(self.filelist.files) - set(kept)):
+                log.debug("leaving %s out of the sdist: setuptools-wasm wrote it", f)
+            self.filelist.files = kept
+            maker = manifest_maker(self.distribution)
+            maker.manifest = os.path.join(self.egg_info, "SOURCES.txt")
+            maker.filelist = self.filelist
+            maker.write_manifest()
+
+    return egg_info
 
 
 def _make_install(base: type[_setuptools_install]) -> type[_setuptools_install]:

@@ -81,3 +81,34 @@ def test_mypy_rejects_wrongly_typed_calls(example_stub: Path) -> None:
     assert 'Argument 1 to "fib" of "Sandbox" has incompatible type "str"; expected "int"' in errors[3]
     assert 'Argument "timeout" to "sandbox" has incompatible type "str"' in errors[4]
     assert 'Argument "wasi" to "sandbox" has incompatible type' in errors[5] and "WasiGrants" in errors[5]
+
+
+def _pyright() -> str:
+    found = shutil.which("pyright") or shutil.which(
+        "pyright", path=str(Path(__file__).parents[2] / "node_modules" / ".bin")
+    )
+    if found is None:
+        pytest.skip("pyright not found (make setup installs it from npm into node_modules/.bin)")
+    return found
+
+
+def test_pyright_verifytypes_scores_the_built_package_complete(example_stub: Path, tmp_path: Path) -> None:
+    """A built package's public types are complete, in an environment without typing_extensions."""
+    import os
+    import venv
+
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    site = next((env_dir / "lib").glob("python*/site-packages"))
+    shutil.copytree(example_stub / "wasm_example", site / "wasm_example")
+    proc = subprocess.run(
+        [_pyright(), "--verifytypes", "wasm_example"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "VIRTUAL_ENV": str(env_dir), "PATH": f"{env_dir / 'bin'}{os.pathsep}{os.environ['PATH']}"},
+        timeout=300,
+        check=False,
+    )
+    assert "Type completeness score: 100%" in proc.stdout, proc.stdout
+    assert 'Package directory: "' + str(site / "wasm_example") in proc.stdout  # the copy, not another one

@@ -23,7 +23,7 @@ import jinja2
 
 from .. import __version__
 from ..errors import SignatureError
-from ..runtime.layout import ModuleFiles, runtime_package, runtime_sources
+from ..runtime.layout import TYPED_MARKER_TEXT, ModuleFiles, runtime_package, runtime_sources
 from ..runtime.stubapi import RUNTIME_VERSION
 from . import codegen, pyfmt, structgen
 from .mapping import expression_calls
@@ -279,7 +279,7 @@ def generate_stub(plan: BuildPlan, functions: Sequence[Function]) -> list[Path]:
     marker = files.typed_marker
     if marker is not None:  # the stub's package is typed (PEP 561); keep an author's own marker
         if not marker.exists():
-            marker.write_text("")
+            marker.write_text(TYPED_MARKER_TEXT)
         outputs.append(marker)
     return outputs + copy_runtime(files)
 

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 import threading
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .exceptions import not_picklable
+
+if TYPE_CHECKING:  # what a buffer parameter takes (PEP 688), with no typing_extensions in a built package
+    if sys.version_info >= (3, 12):
+        from collections.abc import Buffer as Buffer  # noqa: PLC0414 - re-exported through stubapi
+    else:
+
+        class Buffer(Protocol):
+            """An object with the buffer protocol: bytes, bytearray, memoryview, array, numpy arrays..."""
+
+            def __buffer__(self, flags: int, /) -> memoryview: ...
 
 
 class _Memory(Protocol):
@@ -31,6 +42,8 @@ class WasmBuffer:
     """
 
     __slots__ = ("_instance", "_owner", "address", "nbytes")
+    address: int  # where it starts in the module's memory (0 once freed)
+    nbytes: int
 
     def __init__(self, instance: _Memory, address: int, nbytes: int) -> None:
         self._instance = instance

@@ -35,6 +35,10 @@ class KernelTrap(RuntimeError):
     The instance that trapped is discarded; the next call gets a fresh one.
     """
 
+    function: str
+    trap_code: str | None  # wasmtime's trap code in lower case ("unreachable", "interrupt", ...)
+    detail: str
+
     def __init__(self, function: str, trap_code: str | None, message: str) -> None:
         self.function = function
         self.trap_code = trap_code
@@ -52,12 +56,14 @@ class KernelTimeout(KernelTrap):
     already handles traps handles it; the sandbox's instance is replaced as after any trap.
     """
 
+    timeout: float
+
     def __init__(self, function: str, timeout: float) -> None:
         self.timeout = timeout
         RuntimeError.__init__(self, f"{function}: interrupted after the {timeout:g} s timeout")
         self.function = function
-        self.trap_code = "interrupt"
-        self.detail = str(self)
+        self.trap_code: str | None = "interrupt"  # declared as in KernelTrap: no ambiguous override
+        self.detail: str = str(self)
 
     def __reduce__(self) -> tuple[object, ...]:
         return type(self), (self.function, self.timeout), self.__dict__

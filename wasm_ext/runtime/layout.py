@@ -25,6 +25,8 @@ RUNTIME_PACKAGE = "_wasm_ext_runtime"
 MANIFEST_SUFFIX = ".wasm-manifest.json"
 ARTIFACT_SUFFIX = ".cwasm"
 TYPED_MARKER = "py.typed"
+# what the build writes into a py.typed it creates (PEP 561 reads only "partial"): tells it from an author's
+TYPED_MARKER_TEXT = "# Written by setuptools-wasm: this package ships type information (PEP 561).\n"
 
 
 def stem_of(module_name: str) -> str:

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import operator
 import struct
+import sys
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:  # type checkers only: the runtime depends on nothing beyond wasmtime
-    from typing_extensions import dataclass_transform
+    if sys.version_info >= (3, 11):
+        from typing import dataclass_transform
+    else:  # type checkers bundle typing_extensions' stubs: nothing needs installing
+        from typing_extensions import dataclass_transform
 else:
 
     def dataclass_transform(**_: Any) -> Any:

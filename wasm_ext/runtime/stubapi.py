@@ -32,6 +32,7 @@ from .structs import CStruct, c_new, c_struct, check_struct
 
 if TYPE_CHECKING:  # stubs use it only in annotations: ctypes waits for the first call
     from .binding import Binding as Binding  # noqa: PLC0414 - an explicit re-export, for mypy --strict
+    from .buffer import Buffer as Buffer  # noqa: PLC0414 - what buffer parameters take (no typing_extensions)
 
 RUNTIME_VERSION = "7"
 
