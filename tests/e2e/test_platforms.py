@@ -61,7 +61,9 @@ def test_merged_wheel_loads_precompiled_on_x86_64_and_aarch64(
     arm.install(plugin, tools)
     proc = arm.python(["-m", "wasm_ext.cli", "precompile", str(built), "-o", str(tmp_path / "arm")], paths=[tools])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "added wasm_example.kernels: aarch64-unknown-linux-gnu kernels.aarch64-unknown-linux-gnu.cwasm" in proc.stdout
+    assert (
+        "added wasm_example.kernels: aarch64-unknown-linux-gnu kernels.aarch64-unknown-linux-gnu.cwasm" in proc.stdout
+    )
 
     # here: merge what each host made
     merged_dir = tmp_path / "merged"
