@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared bench-libraries setup clean
+.PHONY: chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared bench-libraries bench-simd setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -69,6 +69,10 @@ bench-declared: setup
 ## bench-libraries: Brotli, pycryptodome's SHA-256 and xxHash bound by declarations vs their native packages (10 MB)
 bench-libraries: setup
 	$(BIN)/python benchmarks/bench_libraries.py --write
+
+## bench-simd: the example's kernels, xxHash and Brotli built with and without simd=True, on wasmtime and Pyodide (V8), beside native
+bench-simd: setup
+	$(BIN)/python benchmarks/bench_simd.py --write
 
 ## bench-big-source: build time and peak memory for a generated 20 MB C source
 bench-big-source: setup
