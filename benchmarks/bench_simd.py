@@ -20,6 +20,7 @@ Run: ``make bench-simd`` (``.venv/bin/python benchmarks/bench_simd.py --write``)
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -142,7 +143,7 @@ def pyodide_records(work: Path, repeat: int) -> tuple[list[dict[str, Any]], str]
 
 def main() -> int:
     args = bench_args(__doc__)
-    repeat = 2 if args.quick else 5
+    repeat = 2 if args.quick else 9
     # builds are kept in build/bench-simd (the stage cache makes a second run's builds instant)
     work = HERE.parent / "build" / "bench-simd"
     shutil.rmtree(work / "site", ignore_errors=True)
@@ -201,7 +202,7 @@ def main() -> int:
     write_json(args.json, records)
     if args.write:
         method = (
-            f"Best of {repeat}; (Nx) is the time over native's; True/False below 1 means SIMD is faster. "
+            f"Best of {repeat}, the two builds interleaved; (Nx) is the time over native's; True/False below 1 means SIMD is faster. "
             f"V8: {pyodide_version or 'not run'} in Node {_node_version()}, the same .wasm files."
         )
         native_note = (
@@ -213,7 +214,9 @@ def main() -> int:
             " refuses wasm): the simd=True build has an empty arm_neon.h and XXH_VECTOR=0 (its scalar code,"
             " auto-vectorised); the SIMDe row is its NEON code on wasm simd128 through SIMDe's arm_neon.h."
         )
-        after = " ".join([native_note, xxh_note, *notes])
+        load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+        load_note = f"Load average at the end of the run (1/5/15 min): {load} on {os.cpu_count()} cores."
+        after = " ".join([native_note, xxh_note, load_note, *notes])
         write_section("simd", "wasm SIMD: simd=False vs simd=True, both engines", "bench_simd.py", method, table, after)
     return 0
 

@@ -87,9 +87,9 @@ def compile_error(name: str, what: str, engine_message: str) -> KernelError:
     if "simd" in lowered and any(s in lowered for s in _NO_SIMD):
         return KernelError(
             f"{name}: cannot compile {what}: the module needs WebAssembly SIMD (simd128), which this engine does "
-            f"not support ({engine_message.strip()}). Rebuild it with simd=False (WasmExtension(simd=False), or "
-            "simd = false in [[tool.wasm-ext.modules]]); the memchr, memcmp and strlen the plugin links in use "
-            "SIMD too: a module that calls them also needs its own definitions of them. Or run it where wasm "
+            f"not support ({engine_message.strip()}). Rebuild it with simd=False (the default: WasmExtension(simd=False), "
+            "or simd = false in [[tool.wasm-ext.modules]]); the memchr, memcmp and strlen the plugin links in "
+            "use SIMD even then: a module that calls them also needs its own definitions of them. Or run it where wasm "
             "SIMD is available: wasmtime on x86_64 and aarch64, V8 (Chrome, Node) on x86 CPUs with SSE4.1, "
             "Firefox, Safari 16.4+"
         )
