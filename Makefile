@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared bench-libraries bench-drift setup clean
+.PHONY: chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared bench-libraries bench-drift bench-simd setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -73,6 +73,10 @@ bench-libraries: setup
 ## bench-drift: a kernel that allocates in every call, 50 calls in one process: native, zig's malloc, the plugin's
 bench-drift: setup
 	$(BIN)/python benchmarks/bench_drift.py --write
+
+## bench-simd: the example's kernels, xxHash and Brotli built with and without simd=True, on wasmtime and Pyodide (V8), beside native
+bench-simd: setup
+	$(BIN)/python benchmarks/bench_simd.py --write
 
 ## bench-big-source: build time and peak memory for a generated 20 MB C source
 bench-big-source: setup

@@ -52,6 +52,7 @@ _KEYS: dict[str, tuple[str, Callable[[object], bool], str]] = {
     ),
     "cxx-exceptions": ("cxx_exceptions", lambda v: isinstance(v, bool), "true or false"),
     "cxx-rtti": ("cxx_rtti", lambda v: isinstance(v, bool), "true or false"),
+    "simd": ("simd", lambda v: isinstance(v, bool), "true or false"),
 }
 _TABLE_KEYS = {"modules"}
 

@@ -133,6 +133,7 @@ class WasmExtension(Extension):
         cxx_std: int = 17,
         cxx_exceptions: bool = False,
         cxx_rtti: bool = False,
+        simd: bool = False,
     ) -> None:
         if not isinstance(name, str) or not all(_IDENTIFIER_RE.match(part) for part in name.split(".")):
             raise ConfigError(f"WasmExtension name must be a dotted module name, got {name!r}")
@@ -148,6 +149,7 @@ class WasmExtension(Extension):
             ("wasi", wasi),
             ("cxx_exceptions", cxx_exceptions),
             ("cxx_rtti", cxx_rtti),
+            ("simd", simd),
         ):
             if not isinstance(flag, bool):
                 raise ConfigError(f"{name}: {flag_name} must be True or False, got {flag!r}")
@@ -197,6 +199,8 @@ class WasmExtension(Extension):
         self.cxx_std: int = cxx_std
         self.cxx_exceptions: bool = cxx_exceptions
         self.cxx_rtti: bool = cxx_rtti
+        # every source compiled with wasm simd128 (-msimd128): the module then needs an engine with SIMD
+        self.simd: bool = simd
 
     @property
     def basename(self) -> str:

@@ -9,6 +9,7 @@ not to 127.0.0.1 is aborted and counted).
 from __future__ import annotations
 
 import json
+import platform
 import shutil
 import subprocess
 import sys
@@ -181,3 +182,62 @@ def test_demo_page_in_headless_chromium(node: str, chromium: str, example_wheel:
     assert "web worker" in report["big_sync_compile_main_thread"]
     assert SCREENSHOT.stat().st_size > 10_000
     print(f"Chromium {report['chromium']}: per call {report['per_call_us']}; screenshot {SCREENSHOT}")
+
+
+SIMD_SOURCE = r"""
+#include <stdint.h>
+#include <stddef.h>
+#include <wasm_simd128.h>
+#include <wasm_ext.h>
+/// XOR of the data's 32-bit words, 16 bytes per step (a tail shorter than 16 is left out).
+WASM_EXPORT uint32_t xor_words(const uint8_t *data, size_t data_len) {
+    v128_t acc = wasm_i32x4_splat(0);
+    for (size_t i = 0; i + 16 <= data_len; i += 16) acc = wasm_v128_xor(acc, wasm_v128_load(data + i));
+    return wasm_i32x4_extract_lane(acc, 0) ^ wasm_i32x4_extract_lane(acc, 1) ^ wasm_i32x4_extract_lane(acc, 2)
+        ^ wasm_i32x4_extract_lane(acc, 3);
+}
+"""
+SIMD_CHECK = """
+import importlib, sys, tempfile, zipfile
+site = tempfile.mkdtemp()
+zipfile.ZipFile(sys.argv[1]).extractall(site)
+sys.path.insert(0, site)
+k = importlib.import_module(sys.argv[2] + ".kernels")
+try:
+    print("result", k.xor_words(bytes(range(48))))
+except k.KernelError as exc:
+    print("error", exc)
+"""
+
+
+def test_a_simd_module_runs_in_pyodide_and_where_v8_lacks_simd_fails_saying_so(
+    node: str, build_c: Callable[..., Any], tmp_path: Path
+) -> None:
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("V8's --no-enable-sse4-1 (an x86 CPU without wasm SIMD) exists on x86 only")
+    built = build_c(SIMD_SOURCE, filename="lanes.c", simd=True)
+    site_zip, script = tmp_path / "site.zip", tmp_path / "simd_check.py"
+    with zipfile.ZipFile(site_zip, "w") as zf:
+        for path in built.package_dir.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zf.write(path, path.relative_to(built.package_dir.parent))
+    script.write_text(SIMD_CHECK)
+    words = [int.from_bytes(bytes(range(48))[i : i + 4], "little") for i in range(0, 48, 4)]
+    expected = 0
+    for word in words:
+        expected ^= word
+
+    def run(*node_flags: str) -> str:
+        argv = [node, *node_flags, str(REPO / "tests" / "pyodide" / "run_node.mjs"), "--file", str(site_zip)]
+        argv += [str(script), "/home/pyodide/site.zip", built.package]
+        proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
+        return proc.stdout
+
+    assert f"result {expected}" in run()
+    # V8 has no wasm SIMD on an x86 CPU without SSE4.1; Pyodide itself still starts there
+    without = run("--no-enable-sse4-1")
+    assert (
+        f"error {built.package}.kernels: cannot compile the wasm module: the module needs WebAssembly SIMD" in without
+    )
+    assert "Wasm SIMD unsupported" in without and "Rebuild it with simd=False" in without

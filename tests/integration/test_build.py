@@ -384,3 +384,33 @@ def test_functions_defined_in_the_projects_header_can_be_exported(tmp_path: Path
     # a static function of that header: exported through a wrapper in main.c's unit (where LIB_IMPLEMENTATION is set)
     private = _build_project(tmp_path / "again", files, include_dirs=["include"], exports=["lib_private"])
     assert private.import_stub().lib_private(5) == 5
+
+
+SIMD_INTRINSICS = r"""
+#include <stdint.h>
+#include <stddef.h>
+#include <wasm_simd128.h>
+#include <wasm_ext.h>
+/// The data's bytes summed 16 lanes at a time, as uint8 lanes wrapping (a tail shorter than 16 is left out).
+WASM_EXPORT uint32_t lane_sum(const uint8_t *data, size_t data_len) {
+#ifndef __wasm_simd128__
+#error "built without simd128"
+#endif
+    v128_t acc = wasm_i8x16_splat(0);
+    for (size_t i = 0; i + 16 <= data_len; i += 16) acc = wasm_i8x16_add(acc, wasm_v128_load(data + i));
+    uint32_t total = 0;
+    uint8_t lanes[16];
+    wasm_v128_store(lanes, acc);
+    for (int i = 0; i < 16; i++) total += lanes[i];
+    return total;
+}
+"""
+
+
+def test_simd_builds_every_source_with_simd128_and_the_module_runs(build_c: Callable[..., Built]) -> None:
+    kernels: Any = build_c(SIMD_INTRINSICS, simd=True).import_stub()
+    data = bytes(range(256)) * 3
+    lanes = [sum(data[i::16][: len(data) // 16]) % 256 for i in range(16)]
+    assert kernels.lane_sum(data) == sum(lanes)
+    with pytest.raises(WasmCompileError, match="built without simd128"):  # the AST dump and compile see the flag
+        build_c(SIMD_INTRINSICS, fresh=True)

@@ -46,6 +46,7 @@ def test_defaults() -> None:
         None,
     )
     assert (ext.package, ext.basename) == ("pkg", "kernels")
+    assert ext.simd is False
 
 
 @pytest.mark.parametrize(
@@ -55,6 +56,7 @@ def test_defaults() -> None:
         ({"wasm_opt": "yes"}, "wasm_opt must be True, False or 'auto'"),
         ({"precompile": "no"}, "precompile must be True or False"),
         ({"wasi": 1}, "wasi must be True or False"),
+        ({"simd": "simd128"}, r"pkg.kernels: simd must be True or False, got 'simd128'"),
         ({"exports": "fib"}, "exports must be a list of strings"),
         ({"exports": ["not-an-identifier"]}, "is not a C identifier"),
         ({"define_macros": [("A", 1)]}, "define_macros entries"),
@@ -120,6 +122,10 @@ def test_pyproject_without_table(tmp_path: Path) -> None:
         ('[[tool.wasm-ext.modules]]\nname="p.k"\nsources=["k.c"]\nmax_size=1\n', r"unknown key 'max_size'"),
         ('[[tool.wasm-ext.modules]]\nname="p.k"\nsources="k.c"\n', r"'sources' must be a list of strings"),
         ('[[tool.wasm-ext.modules]]\nname="p.k"\nsources=["k.c"]\nwasi="yes"\n', r"'wasi' must be true or false"),
+        (
+            '[[tool.wasm-ext.modules]]\nname="p.k"\nsources=["k.c"]\nsimd=1\n',
+            r"\(p.k\): 'simd' must be true or false, got 1",
+        ),
         ('[[tool.wasm-ext.modules]]\nsources=["k.c"]\n', r"missing required key 'name'"),
         ("[tool.wasm-ext]\nmodule=[]\n", r"unknown key 'module' in \[tool.wasm-ext\]"),
         ('[[tool.wasm-ext.modules]]\nname="p.k"\nsources=["k.c"]\nopt-level="fast"\n', "opt_level must be one of"),
@@ -131,3 +137,9 @@ def test_pyproject_errors_name_key_and_file(tmp_path: Path, body: str, message: 
     with pytest.raises(ConfigError, match=message) as info:
         extensions_from_pyproject(path)
     assert str(path) in str(info.value)
+
+
+def test_pyproject_simd(tmp_path: Path) -> None:
+    body = '[[tool.wasm-ext.modules]]\nname = "p.k"\nsources = ["k.c"]\nsimd = true\n'
+    (ext,) = extensions_from_pyproject(_pyproject(tmp_path, body))
+    assert ext.simd is True

@@ -454,3 +454,12 @@ def test_cxx_commands_of_other_compilers(tmp_path: Path) -> None:
         str(tmp_path / "bin" / "clang++"),
         "--target=wasm32-wasi",
     )
+
+
+@pytest.mark.parametrize("sources", [["src/k.c"], ["src/k.c", "src/k.cpp"]])
+def test_simd_reaches_every_command_and_only_with_simd(
+    project: Path, monkeypatch: pytest.MonkeyPatch, sources: list[str]
+) -> None:
+    with_simd = _commands(monkeypatch, _plan(project, sources, simd=True))
+    assert with_simd and all(argv.count("-msimd128") == 1 for argv in with_simd), with_simd
+    assert not [argv for argv in _commands(monkeypatch, _plan(project, sources)) if "-msimd128" in argv]

@@ -68,6 +68,7 @@ def test_declared_inputs_change_with_every_option(project: Path) -> None:
         "extra_link_args",
         "exports",
         "opt_level",
+        "simd",
         "wasi",
         "functions",
         "handles",
@@ -75,10 +76,16 @@ def test_declared_inputs_change_with_every_option(project: Path) -> None:
         "languages",
         "cxx",
     }
-    changes = ({"opt_level": "O2"}, {"define_macros": ["X"]}, {"wasi": True}, {"exports": ["f"]})
+    changes = ({"opt_level": "O2"}, {"define_macros": ["X"]}, {"wasi": True}, {"exports": ["f"]}, {"simd": True})
     for options in (*changes, {"functions": {"f": {"x": "out"}}}):
         assert _plan(project, wasm_opt=False, **options).declared() != base, options
     assert _plan(project, wasm_opt=False, max_size=10).declared() == base  # the gate does not change the module
+
+
+def test_simd_compiles_every_source_with_simd128(project: Path) -> None:
+    assert _plan(project).target_flags == ()
+    plan = _plan(project, simd=True)
+    assert plan.simd is True and plan.target_flags == ("-msimd128",)
 
 
 def test_missing_source_and_include_dir(project: Path) -> None:

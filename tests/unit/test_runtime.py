@@ -38,6 +38,7 @@ from support.wat import (
     import_on_call_path,
     kernel,
     make_package,
+    scalar,
     unique_package,
 )
 
@@ -336,6 +337,45 @@ def test_invalid_wasm_is_a_kernel_error(package: Package) -> None:
     stub = package.import_stub()
     text = message(lambda: stub.add(1, 2), stub.KernelError)
     assert text.startswith(f"{package.module_name}: cannot compile {package.files.wasm}: ")
+
+
+# a module whose code uses a v128 instruction, as one built with simd=True does
+SIMD_WAT = """
+(module
+  (memory (export "memory") 1)
+  (func (export "add") (param i32 i32) (result i32)
+    (i32x4.extract_lane 0 (i32x4.add (i32x4.splat (local.get 0)) (i32x4.splat (local.get 1))))))
+"""
+SIMD_KERNELS = [kernel("add", "i32", scalar("a", "i32"), scalar("b", "i32"))]
+
+
+@pytest.mark.parametrize("precompiled", [True, False])
+def test_module_needing_simd_on_an_engine_without_it_says_so_and_how_to_fix_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, precompiled: bool
+) -> None:
+    package = make_package(tmp_path, unique_package(), SIMD_WAT, SIMD_KERNELS, precompile=precompiled)
+    stub = package.import_stub()
+    engines = package.runtime("wasmtime_engine")
+    # an engine without wasm SIMD (relaxed SIMD must go too: SIMD off alone aborts the process in Engine())
+    without_simd = engines.EngineConfig(
+        "", (*engines.DEFAULT.settings, ("wasm_relaxed_simd", False), ("wasm_simd", False))
+    )
+    monkeypatch.setattr(engines, "DEFAULT_ENGINE", engines.WasmtimeEngine(without_simd))
+    text = message(lambda: stub.add(1, 2), stub.KernelError)
+    assert text.startswith(
+        f"{package.module_name}: cannot compile {package.files.wasm}: the module needs WebAssembly SIMD (simd128), "
+        "which this engine does not support (failed to compile"
+    ), text
+    assert "SIMD support is not enabled" in text and "Rebuild it with simd=False" in text
+    monkeypatch.undo()  # the same files on an engine with SIMD (the default, as a new process has it): they load
+    assert load_again(stub) in (("precompiled",) if precompiled else ("wasm", "cache"))
+
+
+def test_other_compile_errors_do_not_mention_simd(package: Package) -> None:
+    package.files.manifest.unlink()
+    package.files.wasm.write_bytes(b"\0asm\x01\0\0\0\x01\x05garbage")
+    stub = package.import_stub()
+    assert "SIMD" not in message(lambda: stub.add(1, 2), stub.KernelError)
 
 
 @pytest.mark.parametrize("where", ["module", "sandbox"])

@@ -111,7 +111,7 @@ def read_sources(plan: BuildPlan) -> SourceInfo:
     info = SourceInfo()
     depfile_dir = plan.temp_dir / "deps"
     depfile_dir.mkdir(parents=True, exist_ok=True)
-    flags = [*plan.preprocessor_flags, *plan.extra_compile_args]
+    flags = [*plan.target_flags, *plan.preprocessor_flags, *plan.extra_compile_args]
     project = _project_files(plan)
     for index, source in enumerate(plan.sources):
         depfile = depfile_dir / f"{index}-{source.stem}.d"

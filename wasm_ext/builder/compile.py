@@ -98,6 +98,7 @@ def compile_module(
             *plan.compiler.cc,
             f"-{plan.opt_level}",
             "-mexec-model=reactor",
+            *plan.target_flags,
             *plan.preprocessor_flags,
             *plan.extra_compile_args,
             *sources,
@@ -155,6 +156,7 @@ def _compile_and_link_cxx(
             [
                 *plan.compiler.cc,
                 f"-{plan.opt_level}",
+                *plan.target_flags,
                 *plan.preprocessor_flags,
                 *plan.extra_compile_args,
                 *defines,
@@ -174,6 +176,7 @@ def _compile_and_link_cxx(
         f"-{plan.opt_level}",
         "-mexec-model=reactor",
         *plan.cxx_flags,
+        *plan.target_flags,
         *plan.preprocessor_flags,
         *plan.extra_compile_args,
         "-x",

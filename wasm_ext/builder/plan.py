@@ -53,6 +53,7 @@ class BuildPlan:
     cxx_exceptions: bool = False
     cxx_rtti: bool = False
     cxx_commands: toolchain.CxxCommands | None = None  # the C++ driver: set when any source is C++
+    simd: bool = False  # every source compiled with wasm simd128
 
     @property
     def has_cxx(self) -> bool:
@@ -62,6 +63,12 @@ class BuildPlan:
     def cxx_flags(self) -> tuple[str, ...]:
         """``-std=c++NN`` and the exceptions and RTTI switches, for C++ sources only."""
         return cxx.flags(self.cxx_std, self.cxx_exceptions, self.cxx_rtti)
+
+    @property
+    def target_flags(self) -> tuple[str, ...]:
+        """Code-generation flags for every source, C and C++, and for the AST dump (``__wasm_simd128__``
+        changes what headers declare)."""
+        return ("-msimd128",) if self.simd else ()
 
     def explain(self, message: str) -> str:
         """A compiler's failure *message*, with hints where the C++ options explain it."""
@@ -80,6 +87,7 @@ class BuildPlan:
             "extra_link_args": list(self.extra_link_args),
             "exports": None if self.exports is None else list(self.exports),
             "opt_level": self.opt_level,
+            "simd": self.simd,
             "wasi": self.wasi,
             "functions": declarations.to_json(self.functions),
             "handles": declarations.handles_to_json(self.handles),
@@ -162,6 +170,7 @@ def make_plan(ext: WasmExtension, *, source_root: Path, package_dir: Path, temp_
         cxx_exceptions=ext.cxx_exceptions,
         cxx_rtti=ext.cxx_rtti,
         cxx_commands=cxx_commands,
+        simd=ext.simd,
     )
 
 

@@ -79,3 +79,24 @@ def not_picklable(what: str, instead: str = "") -> TypeError:
             "where they are used (e.g. in a process pool's initializer)"
         )
     )
+
+
+# How engines without wasm SIMD refuse a module that uses it: wasmtime with SIMD disabled
+# ("SIMD support is not enabled"; a precompiled artifact: "... feature `simd` but it is not
+# enabled for the host"), V8 on an x86 CPU without SSE4.1 ("Wasm SIMD unsupported").
+_NO_SIMD = ("not enabled", "unsupported", "not supported")
+
+
+def compile_error(name: str, what: str, engine_message: str) -> KernelError:
+    """The error for a module the engine refused to compile; where it lacks wasm SIMD, say so and how to fix it."""
+    lowered = engine_message.lower()
+    if "simd" in lowered and any(s in lowered for s in _NO_SIMD):
+        return KernelError(
+            f"{name}: cannot compile {what}: the module needs WebAssembly SIMD (simd128), which this engine does "
+            f"not support ({engine_message.strip()}). Rebuild it with simd=False (the default: WasmExtension(simd=False), "
+            "or simd = false in [[tool.wasm-ext.modules]]); the memchr, memcmp and strlen the plugin links in "
+            "use SIMD even then: a module that calls them also needs its own definitions of them. Or run it where wasm "
+            "SIMD is available: wasmtime on x86_64 and aarch64, V8 (Chrome, Node) on x86 CPUs with SSE4.1, "
+            "Firefox, Safari 16.4+"
+        )
+    return KernelError(f"{name}: cannot compile {what}: {engine_message}")

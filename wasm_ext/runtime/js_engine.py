@@ -90,7 +90,9 @@ class JsModule:
                     f"synchronously ({exc}); browsers allow that only up to 8 MB on the main thread: "
                     "run Pyodide in a web worker"
                 ) from exc
-            raise KernelError(f"{name}: cannot compile the wasm module: {exc}") from exc
+            from .exceptions import compile_error  # the error path only: says when the engine lacks SIMD
+
+            raise compile_error(name, "the wasm module", str(exc)) from exc
         if not signatures:
             raise KernelError(
                 f"{name}: the manifest records no export types (built by an older setuptools-wasm?); "

@@ -256,7 +256,9 @@ class WasmtimeEngine:
         try:
             module = wasmtime.Module(engine, wasm)
         except wasmtime.WasmtimeError as exc:
-            raise KernelError(f"{name}: cannot compile {files.wasm}: {exc}") from exc
+            from .exceptions import compile_error  # the error path only: says when the engine lacks SIMD
+
+            raise compile_error(name, str(files.wasm), str(exc)) from exc
         module_cache.store(entry, bytes(module.serialize()))
         return _loaded(module, "wasm")
 
