@@ -58,9 +58,8 @@ def test_merged_wheel_loads_precompiled_on_x86_64_and_aarch64(
 
     # on aarch64: the plugin (no compiler needed) adds that host's artifacts
     tools = tmp_path / "arm-tools"
-    arm.install(plugin, tools)
-    proc = arm.python(["-m", "wasm_ext.cli", "precompile", str(built), "-o", str(tmp_path / "arm")], paths=[tools])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    arm.install_wheel(plugin, tools)
+    proc = arm.run(["-m", "wasm_ext.cli", "precompile", str(built), "-o", str(tmp_path / "arm")], path=[tools])
     assert (
         "added wasm_example.kernels: aarch64-unknown-linux-gnu kernels.aarch64-unknown-linux-gnu.cwasm" in proc.stdout
     )
@@ -85,9 +84,8 @@ def test_merged_wheel_loads_precompiled_on_x86_64_and_aarch64(
 
     # aarch64: the merged wheel installed there, with the aarch64 wasmtime
     site = tmp_path / "arm-site"
-    arm.install(merged, site)
-    proc = arm.python(["-c", CHECK], paths=[site], cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    arm.install_wheel(merged, site)
+    proc = arm.run(["-c", CHECK], path=[site], cwd=tmp_path)
     assert proc.stdout.split() == ["aarch64", "precompiled"]
 
 
@@ -95,7 +93,6 @@ def test_each_host_refuses_the_others_artifact_alone(arm: aarch64.Aarch64, examp
     """Without a merge, the x86_64 wheel on aarch64 compiles on first use (the artifact is not for it)."""
     built = example_wheel
     site = tmp_path / "arm-site"
-    arm.install(built, site)
-    proc = arm.python(["-c", CHECK], paths=[site], cwd=tmp_path, env={"WASM_EXT_CACHE_DIR": str(tmp_path / "c")})
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    arm.install_wheel(built, site)
+    proc = arm.run(["-c", CHECK], path=[site], cwd=tmp_path, env={"WASM_EXT_CACHE_DIR": str(tmp_path / "c")})
     assert proc.stdout.split() == ["aarch64", "wasm"]
