@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared bench-libraries bench-drift bench-simd setup clean
+.PHONY: aarch64 chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared bench-libraries bench-drift bench-simd setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -86,7 +86,14 @@ bench-big-source: setup
 bench-sandbox: setup
 	$(BIN)/python benchmarks/bench_sandbox.py --write
 
-setup: $(VENV)/.installed node_modules/.bin/wasm-opt chromium
+setup: $(VENV)/.installed node_modules/.bin/wasm-opt chromium aarch64
+
+## aarch64: an arm64 Debian root with Python 3.11 and the venv's wasmtime version, run under qemu-user,
+## in ~/.cache/setuptools-wasm-tests/aarch64 (tests/support/make_aarch64.sh); where it cannot be made,
+## the aarch64 tests are skipped and say why
+aarch64: $(VENV)/.installed
+	@sh tests/support/make_aarch64.sh $(BIN)/python || \
+	  echo "note: tests/support/make_aarch64.sh failed; the aarch64 tests will be skipped"
 
 # Debian's chromium for the browser test of the Pyodide demo page; where it cannot be
 # installed (no apt, no root), that one test is skipped and says why.

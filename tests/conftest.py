@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from support.aarch64 import Aarch64
 from support.building import REPO, Builder, Built, build_example
 
 LAYERS = ("unit", "integration", "e2e")
@@ -29,6 +30,7 @@ NEEDS = {
     "example_wheel": "toolchain",
     "node": "node",
     "chromium": "browser",
+    "aarch64": "aarch64",
 }
 
 
@@ -164,6 +166,18 @@ def chromium() -> str:
         "no Chromium here, so the browser demo test cannot run: install Debian's `chromium` "
         "(`make setup` tries `apt-get install chromium`) or set CHROMIUM to a Chromium binary"
     )
+
+
+@pytest.fixture(scope="session")
+def aarch64() -> Aarch64:
+    """An aarch64 Python under qemu-user; skipped, saying why, where
+    ``make aarch64`` could not prepare one."""
+    from support.aarch64 import find
+
+    found, reason = find()
+    if found is None:
+        pytest.skip(f"no aarch64 Python under qemu-user, so this test cannot run: {reason}")
+    return found
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
