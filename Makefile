@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: aarch64 chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared bench-libraries bench-drift bench-simd setup clean
+.PHONY: aarch64 chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared bench-libraries bench-drift bench-simd bench-optimizer setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -62,6 +62,10 @@ bench-startup: setup
 bench-versions: setup
 	$(BIN)/python benchmarks/bench_versions.py --against $(AGAINST) --write
 
+## bench-optimizer: npm's wasm-opt vs icpp-binaryen's library (sizes, kernel speed; ~70 s)
+bench-optimizer: setup $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/bench_optimizer.py --write
+
 ## bench-declared: declared bindings per call (a handle method vs a scalar call, out-values vs a shim)
 bench-declared: setup
 	$(BIN)/python benchmarks/bench_declared.py --write
@@ -111,7 +115,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.bench-installed: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/pip install --quiet -e '.[bench,opt]'
 	touch $@
 
 node_modules/.bin/wasm-opt: package.json package-lock.json

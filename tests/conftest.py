@@ -10,6 +10,7 @@ a toolchain fixture is a collection error.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,9 @@ from typing import Callable
 import pytest
 from support.aarch64 import Aarch64
 from support.building import REPO, Builder, Built, build_example
+
+# the suite builds without wasm-opt on purpose: keep its warnings off the developer's terminal
+os.environ.setdefault("WASM_EXT_NO_TTY", "1")
 
 LAYERS = ("unit", "integration", "e2e")
 # fixture -> the marker a test using it gets

@@ -23,7 +23,7 @@ FULL = Manifest(
     exports={"fib": (("i32",), ("i32",)), "adler32": (("i32", "i32"), ("i32",)), "free": (("i32",), ())},
     features=("bulk-memory-opt", "sign-ext"),
     wasi=True,
-    toolchain=Toolchain("ziglang (zig 0.17.1)", 132),
+    toolchain=Toolchain("ziglang (zig 0.17.1)", 132, "wasm-opt"),
 )
 MINIMAL = Manifest(module="k", wasm=WasmFile("k.wasm", "0" * 64, 10, 10))
 
@@ -51,7 +51,7 @@ def test_json_layout_is_the_documented_one() -> None:
     }
     assert data["function_names"] == {"0": "malloc", "3": "fib", "12": "adler32"}
     assert data["exports"]["adler32"] == [["i32", "i32"], ["i32"]]
-    assert data["toolchain"] == {"compiler": "ziglang (zig 0.17.1)", "wasm_opt": 132}
+    assert data["toolchain"] == {"compiler": "ziglang (zig 0.17.1)", "wasm_opt": 132, "optimizer": "wasm-opt"}
 
 
 def test_dumps_is_stable_sorted_json() -> None:
@@ -137,3 +137,10 @@ def test_artifacts_for_picks_by_config() -> None:
     assert FULL.artifacts_for("x86_64-unknown-linux-gnu", "50.0.1", "c" * 16) == [SANDBOX]
     assert FULL.artifacts_for("x86_64-unknown-linux-gnu", "49.0.0", "a" * 16) == []
     assert MINIMAL.artifacts_for("x86_64-unknown-linux-gnu", "50.0.1", "a" * 16) == []
+
+
+def test_a_manifest_from_before_the_optimizer_field_still_reads() -> None:
+    data = _data(toolchain={"compiler": "ziglang (zig 0.17.1)", "wasm_opt": 132})
+    assert Manifest.from_json(data).toolchain == Toolchain("ziglang (zig 0.17.1)", 132, "")
+    with pytest.raises(ManifestError, match=r"m: toolchain: field 'optimizer' has the wrong type \(int\)"):
+        Manifest.from_json(_data(toolchain={"compiler": "c", "wasm_opt": None, "optimizer": 1}), "m")

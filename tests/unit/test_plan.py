@@ -107,7 +107,10 @@ def test_wasm_opt_auto_warns_required_fails(
     monkeypatch.delenv("WASM_EXT_REQUIRE_WASM_OPT", raising=False)
     with caplog.at_level(logging.WARNING, logger="wasm_ext"):
         assert _plan(project).wasm_opt is None
-    assert "wasm-ext: pkg.kernels: wasm-opt not found, shipping the unoptimized module. Install Binaryen" in caplog.text
+    assert (
+        "wasm-ext: pkg.kernels: wasm-opt not found, shipping the unoptimized module. Require 'setuptools-wasm[opt]'"
+        in caplog.text
+    )
     with pytest.raises(ToolchainError, match="was not found"):
         _plan(project, wasm_opt=True)
     monkeypatch.setenv("WASM_EXT_REQUIRE_WASM_OPT", "1")

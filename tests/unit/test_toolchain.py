@@ -6,13 +6,14 @@ import json
 import logging
 import os
 import stat
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from wasm_ext.builder import toolchain
+from wasm_ext.builder import libbinaryen, toolchain
 from wasm_ext.builder.optimize import feature_flags
 from wasm_ext.errors import ToolchainError
 
@@ -68,14 +69,94 @@ def test_wasi_sdk_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_missing_wasm_opt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(libbinaryen, "find_library", lambda: None)
     monkeypatch.setenv("WASM_OPT", "/nonexistent/wasm-opt")
     assert toolchain.find_wasm_opt(required=False) is None
-    with pytest.raises(ToolchainError, match=r"WASM_OPT='/nonexistent/wasm-opt' was not found\. Install Binaryen"):
+    with pytest.raises(
+        ToolchainError, match=r"WASM_OPT='/nonexistent/wasm-opt' was not found\. Require 'setuptools-wasm\[opt\]'"
+    ):
         toolchain.find_wasm_opt(required=True)
     monkeypatch.delenv("WASM_OPT")
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(ToolchainError, match=r"wasm-opt was not found on PATH\. Install Binaryen"):
+    with pytest.raises(ToolchainError, match=r"wasm-opt was not found on PATH and icpp-binaryen is not installed\."):
         toolchain.find_wasm_opt(required=True)
+
+
+def _fake_library(monkeypatch: pytest.MonkeyPatch, path: str = "libc.so.6") -> libbinaryen.Library:
+    """A "libbinaryen" that loads (this process's libc) and has none of Binaryen's functions."""
+    library = libbinaryen.Library(Path(path), 116, "116.0.1")
+    monkeypatch.setattr(libbinaryen, "find_library", lambda: library)
+    toolchain._probe_libbinaryen.cache_clear()
+    return library
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fake library is glibc's libc.so.6")
+def test_the_library_is_used_only_without_wasm_opt(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _fake_library(monkeypatch)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "bin").mkdir()
+    fake = _script(tmp_path / "bin" / "wasm-opt", 'if [ "$1" = --version ]; then echo "wasm-opt version 132"; fi\n')
+    monkeypatch.delenv("WASM_OPT", raising=False)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    on_path = toolchain.find_wasm_opt(required=True)
+    assert on_path is not None and (on_path.kind, on_path.version, on_path.argv) == ("wasm-opt", 132, (str(fake),))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    library = toolchain.find_wasm_opt(required=True)
+    assert library is not None and (library.kind, library.version) == ("libbinaryen (icpp-binaryen 116.0.1)", 116)
+    script = str(Path(libbinaryen.__file__).resolve())
+    assert library.argv == (sys.executable, "-I", script, "--library", "libc.so.6")
+    assert library.features == frozenset()  # libc has no BinaryenFeature* functions: no flag is passed
+    monkeypatch.setenv("WASM_OPT", "/nonexistent/wasm-opt")  # asked for one that is missing: not replaced
+    assert toolchain.find_wasm_opt(required=False) is None
+
+
+def test_a_library_that_does_not_load_names_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "libbinaryen.so").write_bytes(b"not a shared library")
+    _fake_library(monkeypatch, str(tmp_path / "libbinaryen.so"))
+    monkeypatch.delenv("WASM_OPT", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ToolchainError, match=r"libbinaryen\.so \(from icpp-binaryen 116\.0\.1\) could not be loaded"):
+        toolchain.find_wasm_opt(required=False)
+
+
+def test_find_library_reads_the_installed_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    name = {"darwin": "libbinaryen.dylib", "win32": "binaryen.dll"}.get(sys.platform, "libbinaryen.so")
+    package = tmp_path / "site" / "icpp_binaryen"
+    (package / "lib").mkdir(parents=True)
+    (package / "__init__.py").write_text("raise ImportError('must not be imported')\n")
+    (tmp_path / "site" / "icpp_binaryen-116.0.9.dist-info").mkdir()
+    (tmp_path / "site" / "icpp_binaryen-116.0.9.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: icpp-binaryen\nVersion: 116.0.9\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert libbinaryen.find_library() is None  # no version.txt, no library
+    (package / "lib" / "version.txt").write_text("116\n")
+    assert libbinaryen.find_library() is None
+    (package / "lib" / name).write_bytes(b"")
+    assert libbinaryen.find_library() == libbinaryen.Library(package / "lib" / name, 116, "116.0.9")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--library", "x", "-O3", "in.wasm"],  # no -o
+        ["-O3", "in.wasm", "-o", "out.wasm"],  # no --library
+        ["--library", "x", "--converge", "in.wasm", "-o", "out.wasm"],  # an option it does not implement
+        ["--library", "x", "--enable-unknown-feature", "in.wasm", "-o", "out.wasm"],
+    ],
+)
+def test_the_library_runner_refuses_what_it_does_not_do(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert libbinaryen.main(argv) == 2
+    assert "libbinaryen.py" in capsys.readouterr().err
+
+
+def test_the_library_runner_takes_every_level_and_flag_the_build_passes() -> None:
+    from wasm_ext.builder.optimize import FEATURE_FLAGS
+    from wasm_ext.extension import OPT_LEVELS
+
+    assert set(OPT_LEVELS) <= set(libbinaryen.LEVELS)
+    known = {flag for flags in FEATURE_FLAGS.values() for flag in flags}
+    assert set(libbinaryen.FEATURES) <= known | {"gc", "memory64", "strings"}
 
 
 def test_wasm_opt_probe_reads_version_and_features_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -82,7 +82,11 @@ def build(plan: BuildPlan) -> BuildResult:
         },
         features=compiled.features,
         wasi=plan.wasi,
-        toolchain=Toolchain(plan.compiler.describe(), None if plan.wasm_opt is None else plan.wasm_opt.version),
+        toolchain=Toolchain(
+            plan.compiler.describe(),
+            None if plan.wasm_opt is None else plan.wasm_opt.version,
+            "" if plan.wasm_opt is None else plan.wasm_opt.kind,
+        ),
     )
     write_if_changed(files.manifest, manifest.dumps())
     result.outputs += [files.wasm, *(files.named(a.file) for a in artifacts), files.manifest]
@@ -140,6 +144,7 @@ def _optimized(plan: BuildPlan, stages: StageCache, compiled: compile_stage.Comp
     assert wasm_opt is not None
     key = digest(
         hashlib.sha256(compiled.named).hexdigest(),
+        wasm_opt.kind,  # the executable and the library of one version need not agree byte for byte
         wasm_opt.version,
         sorted(wasm_opt.features),
         plan.opt_level,

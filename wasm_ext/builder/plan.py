@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from ..extension import WasmExtension
 from ..log import get_logger
 from ..runtime.layout import ModuleFiles
-from . import cxx, toolchain
+from . import cxx, terminal, toolchain
 from .stage_cache import INCLUDE_ALIAS, files_digest
 
 log = get_logger(__name__)
@@ -193,9 +193,9 @@ def _find_wasm_opt(ext: WasmExtension) -> toolchain.WasmOpt | None:
     required = ext.wasm_opt is True or os.environ.get("WASM_EXT_REQUIRE_WASM_OPT", "") not in ("", "0")
     wasm_opt = toolchain.find_wasm_opt(required=required)
     if wasm_opt is None:
-        log.warning(
-            "%s: wasm-opt not found, shipping the unoptimized module. %s", ext.name, toolchain.INSTALL_WASM_OPT_HINT
-        )
+        message = f"{ext.name}: wasm-opt not found, shipping the unoptimized module. {toolchain.INSTALL_WASM_OPT_HINT}"
+        log.warning("%s", message)
+        terminal.warn(message)  # pip hides the log line unless -v
     return wasm_opt
 
 

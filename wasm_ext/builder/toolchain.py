@@ -8,6 +8,7 @@ is a dependency of the plugin so a fresh machine needs no SDK download.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import os
@@ -26,6 +27,7 @@ from ..errors import ToolchainError
 from ..log import get_logger
 from ..runtime import trust
 from ..runtime.paths import user_cache_dir
+from . import libbinaryen
 from .process import run
 
 log = get_logger(__name__)
@@ -36,9 +38,10 @@ INSTALL_COMPILER_HINT = (
     "clang command that targets wasm32-wasi."
 )
 INSTALL_WASM_OPT_HINT = (
-    "Install Binaryen (Debian/Ubuntu: apt-get install binaryen; any OS with Node.js: "
-    "npm install binaryen, then put node_modules/.bin on PATH) or set WASM_OPT to the "
-    "wasm-opt executable."
+    "Require 'setuptools-wasm[opt]' in [build-system] requires (Binaryen's library from "
+    "icpp-binaryen: Python 3.11+ on macOS and x86_64 Linux with glibc 2.35+), or install "
+    "Binaryen's wasm-opt (Debian/Ubuntu: apt-get install binaryen; with Node.js: npm install "
+    "binaryen, then put node_modules/.bin on PATH) or set WASM_OPT to the wasm-opt executable."
 )
 
 
@@ -78,11 +81,16 @@ class CxxCommands:
 
 @dataclass(frozen=True)
 class WasmOpt:
-    """A ``wasm-opt`` executable, its Binaryen version and the ``--enable-*`` flags it knows."""
+    """A ``wasm-opt`` command line, its Binaryen version and the ``--enable-*`` flags it knows.
+
+    *kind* says which optimizer it is ("wasm-opt": the executable; "libbinaryen (icpp-binaryen
+    X)": the PyPI library driven by :mod:`.libbinaryen`); the manifest records it.
+    """
 
     argv: tuple[str, ...]
     version: int
     features: frozenset[str]
+    kind: str = "wasm-opt"
 
 
 def find_compiler() -> Compiler:
@@ -337,15 +345,52 @@ def _clang_version(argv: tuple[str, ...]) -> str:
 
 
 def find_wasm_opt(required: bool) -> WasmOpt | None:
-    """``wasm-opt`` from ``WASM_OPT`` or ``PATH``; ``None`` (or an error if *required*) if absent."""
+    """The optimizer: ``WASM_OPT``, else ``wasm-opt`` on ``PATH``, else icpp-binaryen's library.
+
+    ``None`` (or an error if *required*) if there is none. A ``WASM_OPT`` that is not found
+    is not replaced by the library: the user asked for that one.
+    """
     configured = os.environ.get("WASM_OPT", "").strip()
     path = shutil.which(configured) if configured else shutil.which("wasm-opt")
+    if path is None and not configured:
+        library = find_libbinaryen()
+        if library is not None:
+            return library
     if path is None:
-        where = f"WASM_OPT={configured!r} was not found" if configured else "wasm-opt was not found on PATH"
+        where = (
+            f"WASM_OPT={configured!r} was not found"
+            if configured
+            else f"wasm-opt was not found on PATH and {libbinaryen.DISTRIBUTION} is not installed"
+        )
         if required:
             raise ToolchainError(f"{where}. {INSTALL_WASM_OPT_HINT}")
         return None
     return _probe_wasm_opt(path)
+
+
+def find_libbinaryen() -> WasmOpt | None:
+    """icpp-binaryen's libbinaryen behind a wasm-opt-like command line, if it is installed."""
+    library = libbinaryen.find_library()
+    return None if library is None else _probe_libbinaryen(library)
+
+
+@functools.cache
+def _probe_libbinaryen(library: libbinaryen.Library) -> WasmOpt:
+    """The flags whose C API functions this libbinaryen has (a library of another version may lack some)."""
+    try:
+        lib = ctypes.CDLL(str(library.path))
+    except OSError as exc:
+        raise ToolchainError(
+            f"{library.path} (from {libbinaryen.DISTRIBUTION} {library.package_version}) could not be loaded: "
+            f"{exc}. Reinstall {libbinaryen.DISTRIBUTION}, or uninstall it and use wasm-opt (WASM_OPT)."
+        ) from None
+    features = frozenset(flag for flag, function in libbinaryen.FEATURES.items() if hasattr(lib, function))
+    script = Path(libbinaryen.__file__).resolve()
+    # -I: the script needs only the stdlib, and the build's PYTHONPATH has no say in it
+    argv = (sys.executable, "-I", str(script), "--library", str(library.path))
+    kind = f"libbinaryen ({libbinaryen.DISTRIBUTION} {library.package_version})"
+    log.info("wasm-opt: Binaryen %s from %s (%s)", library.version, libbinaryen.DISTRIBUTION, library.path)
+    return WasmOpt(argv, library.version, features, kind)
 
 
 @functools.cache

@@ -99,6 +99,9 @@ class Toolchain:
 
     compiler: str = ""
     wasm_opt: int | None = None  # the Binaryen version, or None when wasm-opt did not run
+    # which Binaryen ran: "wasm-opt" (the executable) or "libbinaryen (icpp-binaryen X)";
+    # "" when none ran, and in manifests written before the field (those ran "wasm-opt" if any)
+    optimizer: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ class Manifest:
             toolchain=Toolchain(
                 _take(toolchain, "compiler", str, f"{where}: toolchain", ""),
                 _take(toolchain, "wasm_opt", (int, type(None)), f"{where}: toolchain", None),
+                _take(toolchain, "optimizer", str, f"{where}: toolchain", ""),
             ),
         )
 
