@@ -160,7 +160,13 @@ def _report(
         if manifest is None
         else [ArtifactReport(a.target, a.file, a.wasmtime, size_of(a.file)) for a in manifest.precompiled],
         optimized=None if manifest is None else manifest.toolchain.wasm_opt is not None,
-        optimizer=""
-        if manifest is None or manifest.toolchain.wasm_opt is None
-        else f"wasm-opt (Binaryen {manifest.toolchain.wasm_opt})",
+        optimizer=_optimizer(manifest),
     )
+
+
+def _optimizer(manifest: Manifest | None) -> str:
+    """What optimized the module: ``"wasm-opt (Binaryen 132)"``, ``"libbinaryen (icpp-binaryen 116.0.1)"``."""
+    if manifest is None or manifest.toolchain.wasm_opt is None:
+        return ""
+    kind = manifest.toolchain.optimizer or "wasm-opt"  # manifests before the field: the executable
+    return kind if "(" in kind else f"{kind} (Binaryen {manifest.toolchain.wasm_opt})"
