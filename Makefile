@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: aarch64 chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared bench-libraries bench-drift bench-simd bench-optimizer setup clean
+.PHONY: aarch64 chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared bench-libraries bench-drift bench-simd bench-optimizer test-freethreaded python-freethreaded bench-threads setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -33,13 +33,21 @@ test-fast: $(VENV)/.installed
 test-all-pythons: lint
 	$(BIN)/nox -s tests-3.9 tests-3.10 tests-3.11 tests-3.12 tests-3.13 -- $(PYTEST_ARGS)
 
+## test-freethreaded: the runtime, sandbox and thread tests on free-threaded CPython 3.13 (builds it first; skips with a note if it cannot)
+test-freethreaded: setup python-freethreaded
+	$(BIN)/nox -s tests-3.13t -- $(PYTEST_ARGS)
+
+## python-freethreaded: build CPython 3.13 with --disable-gil once (~6 min), cached in ~/.cache/setuptools-wasm-tests/python3.13t
+python-freethreaded:
+	@bash tests/support/build_python_ft.sh
+
 lint: setup
 	$(BIN)/ruff check wasm_ext tests example_project benchmarks noxfile.py
 	$(BIN)/ruff format --check wasm_ext tests example_project benchmarks noxfile.py
 	$(BIN)/mypy
 
 ## bench: every benchmark in one run -> RESULTS.md (incl. the guide's claims), results.json, charts/
-bench: setup $(VENV)/.bench-installed
+bench: setup $(VENV)/.bench-installed python-freethreaded
 	$(BIN)/python benchmarks/run_all.py
 
 ## bench-calls: per-call cost table (pure Python, ctypes, wasmtime-py, our stub) -> benchmarks/RESULTS.md
@@ -57,6 +65,10 @@ bench-perline: setup
 ## bench-startup: cold start (precompiled vs JIT) and the log parser on 1 vs 2 threads
 bench-startup: setup
 	$(BIN)/python benchmarks/bench_startup.py --write
+
+## bench-threads: 1 vs 2 threads, short and long calls, CPython 3.13 with the GIL vs free-threaded 3.13t
+bench-threads: setup python-freethreaded
+	$(BIN)/python benchmarks/bench_threads.py --write
 
 ## bench-versions: this checkout's stubs against those of commit AGAINST, side by side (make bench-versions AGAINST=HEAD~1)
 bench-versions: setup
