@@ -27,23 +27,22 @@ import ctypes
 import functools
 import hashlib
 import json
-import math
 import os
 import platform
 import sys
-import threading
-import weakref
-from collections.abc import Mapping
+from _thread import allocate_lock  # threading.Lock: threading itself only for a sandbox's timer
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import module_cache
 from .binding import Binding
 from .engine import Loaded
 from .exceptions import KernelError
 from .manifest import Artifact, Manifest, ManifestError
 
 if TYPE_CHECKING:
+    import threading
+    from collections.abc import Mapping
+
     import wasmtime
 
     from .instance import Instance, Owner
@@ -106,6 +105,20 @@ def host_target() -> str | None:
 
 @functools.cache
 def wasmtime_version() -> str:
+    """The version of the wasmtime-py that is imported: from the one ``wasmtime-*.dist-info`` beside it.
+
+    ``importlib.metadata`` costs more to import (~50 ms) than wasmtime itself, on every
+    first call; it answers only where the directory does not (a zip, an egg, two copies).
+    """
+    import wasmtime
+
+    site = os.path.dirname(os.path.dirname(os.path.abspath(wasmtime.__file__)))
+    try:
+        found = [e for e in os.listdir(site) if e.startswith("wasmtime-") and e.endswith(".dist-info")]
+    except OSError:
+        found = []
+    if len(found) == 1 and found[0][len("wasmtime-")].isdigit():
+        return found[0][len("wasmtime-") : -len(".dist-info")]
     from importlib.metadata import version
 
     return version("wasmtime")
@@ -207,7 +220,7 @@ class WasmtimeEngine:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self._engine: wasmtime.Engine | None = None
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self.timer = _EpochTimer(self) if dict(config.settings).get("epoch_interruption") else None
 
     def get(self) -> wasmtime.Engine:
@@ -222,7 +235,7 @@ class WasmtimeEngine:
             return self._engine
 
     def _after_fork_in_child(self) -> None:
-        self._engine, self._lock = None, threading.Lock()
+        self._engine, self._lock = None, allocate_lock()
         if self.timer is not None:
             self.timer.after_fork_in_child()
 
@@ -247,6 +260,8 @@ class WasmtimeEngine:
             wasm = files.wasm.read_bytes()
         except OSError as exc:
             raise KernelError(f"{name}: cannot load {files.wasm}: {exc}") from exc
+        from . import module_cache  # only when no shipped artifact fits
+
         entry = module_cache.entry_path(hashlib.sha256(wasm).hexdigest(), target, version, fingerprint)
         cached = module_cache.load(entry)
         if cached is not None:
@@ -271,6 +286,8 @@ class WasmtimeEngine:
         if limits.timeout is None or self.timer is None:
             return _nothing
         self.timer.acquire()
+        import weakref
+
         return weakref.finalize(owner, self.timer.release)  # calling it releases, once
 
 
@@ -315,7 +332,7 @@ class _EpochTimer:
 
     def __init__(self, engine: WasmtimeEngine) -> None:
         self._engine = engine
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self.users = 0
         self._stop: threading.Event | None = None
 
@@ -333,6 +350,8 @@ class _EpochTimer:
                 self._stop = None
 
     def _start(self) -> None:
+        import threading
+
         stop = self._stop = threading.Event()
         engine = self._engine.get()
 
@@ -344,7 +363,7 @@ class _EpochTimer:
 
     def after_fork_in_child(self) -> None:
         """The child has no timer thread: start one if it inherited timed sandboxes."""
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._stop = None
         if self.users:
             self._start()
@@ -390,6 +409,8 @@ class WasmtimeInstance:
             if limits.max_memory is not None:
                 store.set_limits(memory_size=limits.max_memory)
             if limits.timeout is not None:
+                import math
+
                 self._ticks = math.ceil(limits.timeout / TICK) + 1  # +1: the next tick may come at once
                 store.set_epoch_deadline(self._ticks)  # instantiation runs wasm (_initialize) too
         if wasi:
