@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared bench-libraries setup clean
+.PHONY: chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-import bench-sandbox bench-versions bench-big-source bench-declared bench-libraries setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -57,6 +57,10 @@ bench-perline: setup
 ## bench-startup: cold start (precompiled vs JIT) and the log parser on 1 vs 2 threads
 bench-startup: setup
 	$(BIN)/python benchmarks/bench_startup.py --write
+
+## bench-import: what importing a stub costs over `python -c pass` (20 new interpreters each, a clean venv)
+bench-import: setup
+	$(BIN)/python benchmarks/bench_import.py --write
 
 ## bench-versions: this checkout's stubs against those of commit AGAINST, side by side (make bench-versions AGAINST=HEAD~1)
 bench-versions: setup

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import HERE, machine
 
-BENCHMARKS = ("calls", "kernels", "perline", "startup", "sandbox")
+BENCHMARKS = ("calls", "kernels", "perline", "startup", "import", "sandbox")
 RESULTS_JSON = HERE / "results.json"
 CHARTS = HERE / "charts"
 
