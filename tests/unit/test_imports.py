@@ -165,8 +165,9 @@ NOT_AT_IMPORT = (
     "importlib.metadata",
 )
 # What the first call of a precompiled module does not need either (the per-user cache, the
-# logging of its problems, and importlib.metadata for the wasmtime version).
-NOT_AT_FIRST_CALL = ("logging", "tempfile", "random", "importlib.metadata", "threading")
+# logging of its problems, and importlib.metadata for the wasmtime version). Not threading:
+# the runtime leaves it to sandboxes, but on Python 3.9 and 3.10 the stdlib imports it.
+NOT_AT_FIRST_CALL = ("logging", "tempfile", "random", "importlib.metadata")
 
 PROBE = """
 import sys
