@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # A missing wasm-opt is an error here, never a silent unoptimized build.
 export WASM_EXT_REQUIRE_WASM_OPT := 1
 
-.PHONY: aarch64 chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared bench-libraries bench-drift bench-simd bench-optimizer test-freethreaded python-freethreaded bench-threads setup clean
+.PHONY: aarch64 chromium demo test test-fast test-all-pythons lint bench bench-calls bench-kernels bench-perline bench-startup bench-sandbox bench-versions bench-big-source bench-declared bench-libraries bench-drift bench-simd bench-optimizer test-freethreaded python-freethreaded bench-threads bench-import setup clean
 
 ## demo: build the plugin, build the example wheel with pip, install it in a clean venv, run it
 demo: setup
@@ -69,6 +69,10 @@ bench-startup: setup
 ## bench-threads: 1 vs 2 threads, short and long calls, CPython 3.13 with the GIL vs free-threaded 3.13t
 bench-threads: setup python-freethreaded
 	$(BIN)/python benchmarks/bench_threads.py --write
+
+## bench-import: what importing a stub costs over `python -c pass` (20 new interpreters each, a clean venv)
+bench-import: setup
+	$(BIN)/python benchmarks/bench_import.py --write
 
 ## bench-versions: this checkout's stubs against those of commit AGAINST, side by side (make bench-versions AGAINST=HEAD~1)
 bench-versions: setup

@@ -60,7 +60,7 @@ def draw_all(results: dict[str, Any], directory: Path) -> list[Path]:
             )
         )  # fmt: skip
     if "startup" in b:
-        cold = [r for r in b["startup"] if r["unit"] == "ms"]
+        cold = [r for r in b["startup"] if r["case"].startswith("cold start")]
         drawn.append(
             _grouped_bars(
                 directory / "startup.png", "Import + first call in a new process", "milliseconds", cold, False

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import HERE, machine
 
-BENCHMARKS = ("calls", "kernels", "perline", "startup", "threads", "sandbox", "drift")
+BENCHMARKS = ("calls", "kernels", "perline", "startup", "import", "threads", "sandbox", "drift")
 RESULTS_JSON = HERE / "results.json"
 CHARTS = HERE / "charts"
 

@@ -1,13 +1,19 @@
 """The shape of the code, as tests: the runtime has no import cycles and never reaches the build side;
-a generated stub imports nothing of its runtime but ``stubapi``."""
+a generated stub imports nothing of its runtime but ``stubapi``, and importing a built one loads none
+of the modules only its first call needs."""
 
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
 import sys
+import textwrap
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
+from support.wat import make_package, unique_package
 
 import wasm_ext
 from wasm_ext.builder.model import Function, Param
@@ -125,3 +131,98 @@ def test_a_stub_imports_only_stubapi_from_its_runtime(module_name: str) -> None:
 
 def _imports_of(source: str) -> list[ast.ImportFrom | ast.Import]:
     return [n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+# -- what importing a built stub loads ---------------------------------------------------------
+
+# The runtime modules a stub's import runs; everything else waits for the first call.
+AT_IMPORT = {"", "arguments", "buffer", "exceptions", "loader", "stubapi"}
+# Modules that importing a stub must leave alone: each costs a few milliseconds to import
+# (wasmtime, typing, dataclasses, logging, json and pathlib ten or more), paid by every
+# program that imports a package built with this plugin, calling its kernels or not.
+NOT_AT_IMPORT = (
+    "wasmtime",
+    "ctypes",
+    "typing",
+    "dataclasses",
+    "inspect",
+    "enum",
+    "json",
+    "hashlib",
+    "logging",
+    "tempfile",
+    "random",
+    "pathlib",
+    "platform",
+    "urllib",
+    "re",
+    "threading",
+    "weakref",
+    "struct",
+    "collections",
+    "functools",
+    "math",
+    "importlib.metadata",
+)
+# What the first call of a precompiled module does not need either (the per-user cache, the
+# logging of its problems, and importlib.metadata for the wasmtime version). Not threading:
+# the runtime leaves it to sandboxes, but on Python 3.9 and 3.10 the stdlib imports it.
+NOT_AT_FIRST_CALL = ("logging", "tempfile", "random", "importlib.metadata")
+
+PROBE = """
+import sys
+sys.path[:0] = {paths!r}
+before = set(sys.modules)
+import {module} as k
+at_import = set(sys.modules) - before
+result = k.add(40, 2)
+at_call = set(sys.modules) - before
+import json
+print(json.dumps({{"import": sorted(at_import), "call": sorted(at_call), "result": result,
+                  "loaded_from": k._module.loaded_from}}))
+"""
+
+
+def _fresh_import(package_site: Path, module: str) -> dict[str, object]:
+    """Import *module* in an interpreter without site (its .pth files import pathlib, re, ...), then call it."""
+    spec = find_spec("wasmtime")
+    assert spec is not None and spec.submodule_search_locations
+    wasmtime_site = str(Path(next(iter(spec.submodule_search_locations))).parent)
+    code = textwrap.dedent(PROBE).format(paths=[str(package_site), wasmtime_site], module=module)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert (proc.returncode, proc.stderr) == (0, "")
+    found: dict[str, object] = json.loads(proc.stdout)
+    return found
+
+
+def test_importing_a_built_stub_loads_only_what_it_needs(tmp_path: Path) -> None:
+    package = make_package(tmp_path, unique_package("lean"))
+    found = _fresh_import(package.site, package.module_name)
+    imported = set(found["import"])  # type: ignore[call-overload]
+    runtime = f"{package.name}._wasm_ext_runtime"
+    assert {m[len(runtime) :].lstrip(".") for m in imported if m.startswith(runtime)} == AT_IMPORT
+    assert sorted(imported & set(NOT_AT_IMPORT)) == []
+    called = set(found["call"])  # type: ignore[call-overload]
+    assert (found["result"], found["loaded_from"]) == (42, "precompiled")
+    assert "wasmtime" in called and f"{runtime}.wasmtime_engine" in called  # the probe sees what the call loads
+    assert sorted(called & set(NOT_AT_FIRST_CALL)) == []
+    assert f"{runtime}.module_cache" not in called
+
+
+def test_the_lazy_names_of_a_stub_and_its_stubapi_are_the_real_ones(tmp_path: Path) -> None:
+    import typing
+
+    package = make_package(tmp_path, unique_package("lazy"))
+    stub = package.import_stub()
+    stubapi = package.runtime("stubapi")
+    assert typing.is_typeddict(stub.WasiGrants) and stub.WasiGrants is stubapi.WasiGrants
+    assert stub.WasiGrants is package.runtime("sandbox").WasiGrants
+    assert stubapi.CEnum is package.runtime("enums").CEnum and stubapi.Handle is package.runtime("handles").Handle
+    assert stubapi.Values is __import__("struct").Struct
+    assert all(hasattr(stubapi, name) for name in stubapi.__all__)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        stub.nothing  # noqa: B018
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        stubapi.nothing  # noqa: B018

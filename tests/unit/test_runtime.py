@@ -101,6 +101,41 @@ def test_import_does_not_load_wasmtime_until_the_first_call(package: Package, fr
 # --- where the module is loaded from ------------------------------------------------------------
 
 
+@pytest.fixture
+def fresh_version() -> Iterator[Callable[[], str]]:
+    """``wasmtime_engine.wasmtime_version``, asked anew (it is cached per process)."""
+    from wasm_ext.runtime import wasmtime_engine
+
+    wasmtime_engine.wasmtime_version.cache_clear()
+    yield wasmtime_engine.wasmtime_version
+    wasmtime_engine.wasmtime_version.cache_clear()
+
+
+def test_wasmtime_version_is_the_installed_one(fresh_version: Callable[[], str]) -> None:
+    from importlib.metadata import version
+
+    assert fresh_version() == version("wasmtime")
+
+
+@pytest.mark.parametrize(
+    "entries", [[], ["wasmtime-1.0.dist-info", "wasmtime-2.0.dist-info"], ["wasmtime-x.dist-info"]]
+)
+def test_wasmtime_version_without_one_dist_info_beside_it_asks_importlib_metadata(
+    fresh_version: Callable[[], str], monkeypatch: pytest.MonkeyPatch, entries: list[str]
+) -> None:
+    from importlib.metadata import version
+
+    monkeypatch.setattr(os, "listdir", lambda path: [*entries, "wasmtime", "wasmtime_other-3.0.dist-info"])
+    assert fresh_version() == version("wasmtime")
+
+
+def test_wasmtime_version_reads_the_dist_info_beside_the_package(
+    fresh_version: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "listdir", lambda path: ["wasmtime", "wasmtime-50.1.2.dist-info", "wasmtimex-9.dist-info"])
+    assert fresh_version() == "50.1.2"
+
+
 def test_precompiled_artifact_is_used_and_the_wasm_is_not_needed(package: Package) -> None:
     package.files.wasm.unlink()
     stub = package.import_stub()

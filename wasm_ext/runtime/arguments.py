@@ -15,12 +15,17 @@ any object's truth value, as ``if x:`` does.
 
 from __future__ import annotations
 
-import operator
-import struct
-from typing import Any
-
 from .buffer import WasmBuffer
 from .exceptions import KernelError
+
+try:  # operator.index itself, without importing operator.py (a stub's import stays lean)
+    from _operator import index as _index
+except ImportError:  # pragma: no cover - an interpreter without the C module
+    from operator import index as _index
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _type(value: Any) -> str:
@@ -34,7 +39,7 @@ def check_int(value: Any, function: str, name: str) -> int:
     if isinstance(value, int):
         return int.__index__(value)  # the int's own value, whatever the subclass overrides
     try:
-        return operator.index(value)  # numpy integers and other __index__ types
+        return _index(value)  # numpy integers and other __index__ types
     except TypeError:
         raise TypeError(f"{function}(): {name} must be an int, not {_type(value)}") from None
 
@@ -142,7 +147,3 @@ def read_string(instance: Any, address: int, function: str, free: bool = False) 
     finally:
         if free:
             instance.free(address)
-
-
-# the block of values a call passes by pointer (in/out/inout parameters), packed and unpacked at once
-Values = struct.Struct

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-import threading
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from _thread import get_ident  # threading.get_ident, without importing threading
 
 from .exceptions import not_picklable
 
-if TYPE_CHECKING:  # what a buffer parameter takes (PEP 688), with no typing_extensions in a built package
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    import sys
+    from typing import Any, Protocol
+
+    # what a buffer parameter takes (PEP 688), with no typing_extensions in a built package
     if sys.version_info >= (3, 12):
         from collections.abc import Buffer as Buffer  # noqa: PLC0414 - re-exported through stubapi
     else:
@@ -18,17 +21,16 @@ if TYPE_CHECKING:  # what a buffer parameter takes (PEP 688), with no typing_ext
 
             def __buffer__(self, flags: int, /) -> memoryview: ...
 
+    class _Memory(Protocol):
+        """What a buffer needs of the instance it lives in (an :class:`~.instance.Instance`)."""
 
-class _Memory(Protocol):
-    """What a buffer needs of the instance it lives in (an :class:`~.instance.Instance`)."""
+        dead: bool
 
-    dead: bool
-
-    def memory_size(self, end: int) -> int: ...
-    def view(self, address: int, nbytes: int) -> memoryview: ...
-    def read(self, address: int, nbytes: int) -> bytes: ...
-    def write(self, address: int, data: Any, function: str) -> None: ...
-    def free(self, address: int) -> None: ...
+        def memory_size(self, end: int) -> int: ...
+        def view(self, address: int, nbytes: int) -> memoryview: ...
+        def read(self, address: int, nbytes: int) -> bytes: ...
+        def write(self, address: int, data: Any, function: str) -> None: ...
+        def free(self, address: int) -> None: ...
 
 
 class WasmBuffer:
@@ -47,7 +49,7 @@ class WasmBuffer:
 
     def __init__(self, instance: _Memory, address: int, nbytes: int) -> None:
         self._instance = instance
-        self._owner = threading.get_ident()
+        self._owner = get_ident()
         self.address = address
         self.nbytes = nbytes
 
@@ -68,7 +70,7 @@ class WasmBuffer:
         """The instance that owns this buffer, if the calling thread may use it now."""
         if self.address == 0:
             raise ValueError(f"{function}(): the WasmBuffer was freed")
-        if self._owner != threading.get_ident():
+        if self._owner != get_ident():
             raise ValueError(f"{function}(): a WasmBuffer can only be used by the thread that allocated it")
         if self._instance.dead:
             raise ValueError(f"{function}(): the WasmBuffer's instance was reset after a trap; allocate a new one")
@@ -84,7 +86,8 @@ class WasmBuffer:
         if self.address + self.nbytes > instance.memory_size(self.address + self.nbytes):
             raise ValueError("WasmBuffer.view(): the buffer lies outside linear memory")
         flat: Any = instance.view(self.address, self.nbytes)
-        return cast("memoryview[Any]", flat.cast(format))
+        view: memoryview[Any] = flat.cast(format)
+        return view
 
     def read(self) -> bytes:
         """A copy of the buffer's bytes."""
@@ -103,7 +106,7 @@ class WasmBuffer:
         """Give the memory back to the module (idempotent; only the owning thread may)."""
         if not self.address:
             return
-        if self._owner != threading.get_ident():
+        if self._owner != get_ident():
             raise ValueError("WasmBuffer.free(): a WasmBuffer can only be used by the thread that allocated it")
         if not self._instance.dead:
             self._instance.free(self.address)

@@ -10,7 +10,10 @@ must not raise: it comes back as a nameless member of the class, equal to its in
 from __future__ import annotations
 
 import enum
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class CEnum(enum.IntEnum):

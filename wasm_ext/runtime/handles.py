@@ -17,16 +17,18 @@ interpreter exit, after a fork, or for an instance that is dead: its memory is g
 from __future__ import annotations
 
 import os
-import threading
 import weakref
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from _thread import get_ident  # threading.get_ident, without importing threading
 
 from .exceptions import KernelError, not_picklable
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from typing import Any, ClassVar, TypeVar
+
     from .instance import Instance
 
-H = TypeVar("H", bound="Handle")
+    H = TypeVar("H", bound="Handle")
 
 
 class Handle:
@@ -57,7 +59,7 @@ class Handle:
         """Free the C object (idempotent); only the thread that made it may."""
         if not self._address:
             return
-        if self._owner != threading.get_ident():
+        if self._owner != get_ident():
             raise ValueError(f"{type(self).__name__}.close(): a handle can only be used by the thread that made it")
         self._address = 0
         if self._finalizer is not None:
@@ -81,7 +83,7 @@ def wrap_handle(cls: type[H], instance: Instance, address: int, function: str = 
     handle = object.__new__(cls)
     handle._address = address
     handle._instance = instance
-    handle._owner = threading.get_ident()
+    handle._owner = get_ident()
     handle._finalizer = None
     if cls._destroy:
         finalizer = weakref.finalize(handle, _destroy, instance, cls._destroy, address, handle._owner, os.getpid())
@@ -94,7 +96,7 @@ def wrap_handle(cls: type[H], instance: Instance, address: int, function: str = 
 def _destroy(instance: Instance, export: str, address: int, owner: int, pid: int) -> None:
     if instance.dead or pid != os.getpid():
         return
-    if threading.get_ident() != owner:
+    if get_ident() != owner:
         instance.defer(export, address)  # collected in another thread: the owner frees it
         return
     instance.call_u32(export, address, export)
@@ -113,7 +115,7 @@ def check_handle(value: Any, cls: type[Handle], instance: Instance, function: st
         raise TypeError(f"{function}(): {name} must be a {cls.__name__} handle, not {type(value).__name__}")
     if not value._address:
         raise ValueError(f"{function}(): the {cls.__name__} handle {name} is closed")
-    if value._owner != threading.get_ident():
+    if value._owner != get_ident():
         raise ValueError(f"{function}(): {name} was made by another thread; a handle can only be used by its own")
     if value._instance.dead:
         raise ValueError(

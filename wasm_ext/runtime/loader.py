@@ -6,32 +6,39 @@ and engine, and gives each thread its own instance (a wasmtime Store must never 
 by two threads at once). A sandbox is another ``KernelModule`` over the same files with
 :class:`~.sandbox.Limits`; it shares the stub's loaded module when its engine is the
 same. After ``fork`` the child drops everything it inherited and loads afresh.
+
+Importing a stub costs next to nothing: this module needs only what a fresh interpreter
+has already loaded (``_thread`` stands in for ``threading``), and everything the first call
+needs (the engine, instances, the files' names, sandboxes' limits) is imported by it.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import threading
-import weakref
-from typing import TYPE_CHECKING, Any, Callable, NoReturn
+from _thread import _local as thread_local  # threading.local, without importing threading
+from _thread import allocate_lock  # threading.Lock
 
 from .arguments import check_int
 from .buffer import WasmBuffer
 from .exceptions import KernelError, KernelTimeout, KernelTrap, not_picklable
-from .instance import Instance
-from .layout import ModuleFiles
-from .sandbox import Limits
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    import weakref
     from collections.abc import Mapping
+    from typing import Any, Callable, NoReturn
 
     from .binding import Binding
     from .engine import Engine, Loaded
-    from .sandbox import WasiGrants
+    from .instance import Instance
+    from .layout import ModuleFiles
+    from .sandbox import Limits, WasiGrants
     from .units import SizeSpec
 
-_modules: weakref.WeakSet[KernelModule] = weakref.WeakSet()
+# the modules that have loaded something, for the fork handler (made by the first load)
+_modules: weakref.WeakSet[KernelModule] | None = None
+_modules_lock = allocate_lock()
 
 
 def _in_browser() -> bool:
@@ -58,20 +65,30 @@ class KernelModule:
 
     def __init__(self, module_name: str, stub_file: str, *, wasi: bool = False, limits: Limits | None = None) -> None:
         self.name = module_name
-        self.files = ModuleFiles.beside_stub(module_name, stub_file)
+        self.stub_file = stub_file
+        self._files: ModuleFiles | None = None
         self.wasi = wasi
         self.limits = limits
         self.closed = False
-        self.local = threading.local()  # export name -> Binding, per thread
-        self._instances = threading.local()
+        self.local = thread_local()  # export name -> Binding, per thread
+        self._instances = thread_local()
         self._engine: Engine | None = None
         self._loads: dict[Engine, Loaded] = {}  # by engine: what this stub's sandboxes share
         self._root = self
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self.loaded_from: str | None = None  # "precompiled", "cache" or "wasm"
         self._stop_limits: Callable[[], None] | None = None
-        self._every_instance: weakref.WeakSet[Instance] = weakref.WeakSet()  # all threads': close() ends them all
-        _modules.add(self)
+        # a sandbox's instances in all threads (close() ends them all); made with the first
+        self._every_instance: weakref.WeakSet[Instance] | None = None
+
+    @property
+    def files(self) -> ModuleFiles:
+        """The module's files beside the stub (named on first use: the import needs none of them)."""
+        if self._files is None:
+            from .layout import ModuleFiles
+
+            self._files = ModuleFiles.beside_stub(self.name, self.stub_file)
+        return self._files
 
     def __reduce__(self) -> tuple[object, ...]:
         what = f"a sandbox of {self.name}" if self.limits is not None else f"the kernel module of {self.name}"
@@ -79,8 +96,8 @@ class KernelModule:
 
     def _reset_after_fork(self) -> None:
         self._loads.clear()
-        self._every_instance = weakref.WeakSet()
-        self._lock = threading.Lock()
+        self._every_instance = None
+        self._lock = allocate_lock()
         self.local.__dict__.clear()
         self._instances.__dict__.clear()
 
@@ -99,8 +116,10 @@ class KernelModule:
         """
         if _in_browser():
             raise KernelError(f"{self.name}: sandbox() needs wasmtime; under Pyodide kernels run unsandboxed")
+        from .sandbox import Limits
+
         limits = Limits.checked(self.name, wasi_module=self.wasi, timeout=timeout, max_memory=max_memory, wasi=wasi)
-        child = KernelModule(self.name, str(self.files.stub), wasi=self.wasi, limits=limits)
+        child = KernelModule(self.name, self.stub_file, wasi=self.wasi, limits=limits)
         child._root = self._root
         engine = child.engine()
         loaded = child._load()
@@ -116,7 +135,7 @@ class KernelModule:
     def close(self) -> None:
         """End every thread's instance and stop what the limits needed; later calls raise, in any thread."""
         self.closed = True
-        for inst in list(self._every_instance):
+        for inst in list(self._every_instance or ()):
             inst.close(refusal=f"{self.name}: the sandbox was closed")
         self.discard_instance()
         if self._stop_limits is not None:
@@ -132,6 +151,7 @@ class KernelModule:
     def _load(self) -> Loaded:
         _start_loading(self.name)
         try:
+            _remember(self, self._root)  # the root keeps what its sandboxes load
             engine, root = self.engine(), self._root
             with root._lock:
                 loaded = root._loads.get(engine)
@@ -156,8 +176,14 @@ class KernelModule:
                 if made is not None:  # a call that interrupted this one before the guard (a signal handler) made it
                     return made
                 native = self.engine().instantiate(loaded, self, wasi=self.wasi, limits=self.limits)
+                from .instance import Instance
+
                 inst = self._instances.instance = Instance(self, native)
                 if self.limits is not None:
+                    if self._every_instance is None:
+                        import weakref
+
+                        self._every_instance = weakref.WeakSet()
                     self._every_instance.add(inst)
             finally:
                 _this_thread.loading = False
@@ -203,7 +229,7 @@ class KernelModule:
         return WasmBuffer(inst, inst.malloc(nbytes, "alloc"), nbytes)
 
 
-_this_thread = threading.local()  # .loading: this thread is loading or instantiating a module
+_this_thread = thread_local()  # .loading: this thread is loading or instantiating a module
 
 
 def _start_loading(name: str) -> None:
@@ -223,8 +249,21 @@ def _start_loading(name: str) -> None:
     _this_thread.loading = True
 
 
+def _remember(*modules: KernelModule) -> None:
+    """Keep *modules* (weakly) for the fork handler: from their first load on they have state to drop."""
+    global _modules
+    with _modules_lock:
+        if _modules is None:
+            import weakref
+
+            _modules = weakref.WeakSet()
+        _modules.update(modules)
+
+
 def _after_fork_in_child() -> None:
-    for module in list(_modules):
+    global _modules_lock
+    _modules_lock = allocate_lock()  # another thread may have held it at the fork
+    for module in list(_modules or ()):
         module._reset_after_fork()
 
 

@@ -13,20 +13,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from pathlib import Path
 
 from . import trust
 from .paths import module_cache_dir
 
-log = logging.getLogger("wasm_ext.runtime")  # one name for every package's runtime copy
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    import logging
+
+LOGGER = "wasm_ext.runtime"  # one name for every package's runtime copy
 _warned: set[str] = set()
+
+
+def _log() -> logging.Logger:
+    """The runtime's logger; logging is imported only when there is something to say."""
+    import logging
+
+    return logging.getLogger(LOGGER)
 
 
 def _refuse(reason: str) -> None:
     if reason not in _warned:
         _warned.add(reason)
-        log.warning("not using the module cache: %s", reason)
+        _log().warning("not using the module cache: %s", reason)
 
 
 def entry_path(wasm_sha256: str, target: str | None, wasmtime_version: str, fingerprint: str) -> Path:
@@ -62,4 +72,4 @@ def store(path: Path, data: bytes) -> None:
         trust.write(path, data)
         trust.write(path.with_suffix(".json"), json.dumps({"sha256": hashlib.sha256(data).hexdigest()}).encode())
     except OSError as exc:
-        log.debug("not caching the compiled module at %s: %s", path, exc)
+        _log().debug("not caching the compiled module at %s: %s", path, exc)

@@ -8,10 +8,7 @@ copy from different builds fail at once with a clear error instead of misbehavin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .arguments import (
-    Values,
     bad_capacity,
     bad_length,
     check_float,
@@ -23,16 +20,49 @@ from .arguments import (
     read_string,
 )
 from .buffer import WasmBuffer
-from .enums import CEnum
 from .exceptions import KernelError, KernelTimeout, KernelTrap, LibraryError
-from .handles import Handle, check_handle, disown, wrap_handle
 from .loader import KernelModule
-from .sandbox import WasiGrants
-from .structs import CStruct, c_new, c_struct, check_struct
 
-if TYPE_CHECKING:  # stubs use it only in annotations: ctypes waits for the first call
+# What only some stubs use is imported when a stub asks for it (``from .stubapi import CEnum``):
+# enum, dataclasses, weakref and typing each cost more to import than a whole stub.
+_LAZY = {
+    "CEnum": "enums",
+    "CStruct": "structs",
+    "c_new": "structs",
+    "c_struct": "structs",
+    "check_struct": "structs",
+    "Handle": "handles",
+    "check_handle": "handles",
+    "disown": "handles",
+    "wrap_handle": "handles",
+    "WasiGrants": "sandbox",
+}
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers know the name)
+if TYPE_CHECKING:
+    from struct import Struct as Values
+
     from .binding import Binding as Binding  # noqa: PLC0414 - an explicit re-export, for mypy --strict
     from .buffer import Buffer as Buffer  # noqa: PLC0414 - what buffer parameters take (no typing_extensions)
+    from .enums import CEnum
+    from .handles import Handle, check_handle, disown, wrap_handle
+    from .sandbox import WasiGrants
+    from .structs import CStruct, c_new, c_struct, check_struct
+else:
+
+    def __getattr__(name: str) -> object:
+        """A name of ``_LAZY`` (or ``Values``), imported from its module on first use."""
+        if name == "Values":  # the block of values a call passes by pointer, packed and unpacked at once
+            import struct
+
+            value = struct.Struct
+        elif name in _LAZY:
+            value = getattr(__import__(_LAZY[name], globals(), None, (name,), 1), name)
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        globals()[name] = value
+        return value
+
 
 RUNTIME_VERSION = "7"
 

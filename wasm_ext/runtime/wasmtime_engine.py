@@ -27,23 +27,22 @@ import ctypes
 import functools
 import hashlib
 import json
-import math
 import os
 import platform
 import sys
-import threading
-import weakref
-from collections.abc import Mapping
+from _thread import allocate_lock  # threading.Lock: threading itself only for a sandbox's timer
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import module_cache
 from .binding import Binding
 from .engine import Loaded
 from .exceptions import KernelError
 from .manifest import Artifact, Manifest, ManifestError
 
 if TYPE_CHECKING:
+    import threading
+    from collections.abc import Mapping
+
     import wasmtime
 
     from .instance import Instance, Owner
@@ -106,6 +105,20 @@ def host_target() -> str | None:
 
 @functools.cache
 def wasmtime_version() -> str:
+    """The version of the wasmtime-py that is imported: from the one ``wasmtime-*.dist-info`` beside it.
+
+    ``importlib.metadata`` costs more to import (~50 ms) than wasmtime itself, on every
+    first call; it answers only where the directory does not (a zip, an egg, two copies).
+    """
+    import wasmtime
+
+    site = os.path.dirname(os.path.dirname(os.path.abspath(wasmtime.__file__)))
+    try:
+        found = [e for e in os.listdir(site) if e.startswith("wasmtime-") and e.endswith(".dist-info")]
+    except OSError:
+        found = []
+    if len(found) == 1 and found[0][len("wasmtime-")].isdigit():
+        return found[0][len("wasmtime-") : -len(".dist-info")]
     from importlib.metadata import version
 
     return version("wasmtime")
@@ -207,7 +220,7 @@ class WasmtimeEngine:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self._engine: wasmtime.Engine | None = None
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self.timer = _EpochTimer(self) if dict(config.settings).get("epoch_interruption") else None
 
     def get(self) -> wasmtime.Engine:
@@ -222,7 +235,7 @@ class WasmtimeEngine:
             return self._engine
 
     def _after_fork_in_child(self) -> None:
-        self._engine, self._lock = None, threading.Lock()
+        self._engine, self._lock = None, allocate_lock()
         if self.timer is not None:
             self.timer.after_fork_in_child()
 
@@ -247,6 +260,8 @@ class WasmtimeEngine:
             wasm = files.wasm.read_bytes()
         except OSError as exc:
             raise KernelError(f"{name}: cannot load {files.wasm}: {exc}") from exc
+        from . import module_cache  # only when no shipped artifact fits
+
         entry = module_cache.entry_path(hashlib.sha256(wasm).hexdigest(), target, version, fingerprint)
         cached = module_cache.load(entry)
         if cached is not None:
@@ -273,6 +288,8 @@ class WasmtimeEngine:
         if limits.timeout is None or self.timer is None:
             return _nothing
         self.timer.acquire()
+        import weakref
+
         return weakref.finalize(owner, self.timer.release)  # calling it releases, once
 
 
@@ -317,7 +334,7 @@ class _EpochTimer:
 
     def __init__(self, engine: WasmtimeEngine) -> None:
         self._engine = engine
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self.users = 0
         self._stop: threading.Event | None = None
 
@@ -335,6 +352,8 @@ class _EpochTimer:
                 self._stop = None
 
     def _start(self) -> None:
+        import threading
+
         stop = self._stop = threading.Event()
         engine = self._engine.get()
 
@@ -346,7 +365,7 @@ class _EpochTimer:
 
     def after_fork_in_child(self) -> None:
         """The child has no timer thread: start one if it inherited timed sandboxes."""
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._stop = None
         if self.users:
             self._start()
@@ -392,6 +411,8 @@ class WasmtimeInstance:
             if limits.max_memory is not None:
                 store.set_limits(memory_size=limits.max_memory)
             if limits.timeout is not None:
+                import math
+
                 self._ticks = math.ceil(limits.timeout / TICK) + 1  # +1: the next tick may come at once
                 store.set_epoch_deadline(self._ticks)  # instantiation runs wasm (_initialize) too
         if wasi:
@@ -401,16 +422,11 @@ class WasmtimeInstance:
             instance = linker.instantiate(store, module)
         else:
             instance = wasmtime.Instance(store, module, [])
+        # By the instance's own exports: the module's list makes a type object per export (500
+        # exports: ~40 ms); a function's type is read when it is bound, for the ones called.
         exports = instance.exports(store)
-        self._funcs: dict[str, Any] = {}
-        self._types: dict[str, Any] = {}
-        memory = None
-        for export in module.exports:
-            if isinstance(export.type, wasmtime.FuncType):
-                self._funcs[export.name] = exports[export.name]
-                self._types[export.name] = export.type
-            elif export.name == "memory":
-                memory = exports[export.name]
+        self._funcs: dict[str, Any] = {name: e for name, e in exports.items() if isinstance(e, wasmtime.Func)}
+        memory = exports.get("memory")
         self.exports = self._funcs.keys()
         self.memory = memory if isinstance(memory, wasmtime.Memory) else None
         self._context = ctypes.c_void_p(address_of(store._context())) if self._api is not None else None
@@ -421,7 +437,8 @@ class WasmtimeInstance:
             self._funcs["_initialize"](store)
 
     def bind(self, export: str, instance: Instance) -> Binding:
-        func, ftype = self._funcs[export], self._types[export]
+        func = self._funcs[export]
+        ftype = func.type(self.store)
         params = tuple(str(t) for t in ftype.params)
         results = tuple(str(t) for t in ftype.results)
         binding = Binding(instance, max(len(params), len(results)))
