@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from importlib.metadata import distribution
 from pathlib import Path
@@ -13,9 +12,15 @@ BUILD_FT = Path(__file__).resolve().parent / "build_python_ft.sh"
 
 
 def free_threaded_python() -> Path | None:
-    """The built free-threaded interpreter, or ``None`` when it is not built (nothing is built here)."""
-    out = subprocess.run(["bash", str(BUILD_FT), "--path"], capture_output=True, text=True, check=False)
-    return Path(out.stdout.strip()) if out.stdout.strip() else None
+    """The built free-threaded interpreter, or ``None`` when it is not built (nothing is built here).
+
+    Where ``build_python_ft.sh --path`` looks, found without running it: the unit layer's
+    PATH may hold no shell.
+    """
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "setuptools-wasm-tests"
+    prefix = Path(os.environ.get("WASM_EXT_PYTHON_FT_PREFIX") or cache / "python3.13t")
+    python = prefix / "bin" / "python3.13t"
+    return python if os.access(python, os.X_OK) else None
 
 
 def is_this_interpreter(python: Path) -> bool:

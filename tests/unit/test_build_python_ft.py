@@ -19,7 +19,7 @@ def run(*args: str, prefix: Path, path: str | None = None) -> subprocess.Complet
     env = {**os.environ, "WASM_EXT_PYTHON_FT_PREFIX": str(prefix), "XDG_CACHE_HOME": str(prefix.parent / "cache")}
     if path is not None:
         env["PATH"] = path
-    bash = shutil.which("bash")
+    bash = shutil.which("bash") or shutil.which("bash", path=os.defpath)  # unit-bare's PATH has only its venv
     assert bash is not None
     return subprocess.run(
         [bash, str(BUILD_FT), *args], check=False, capture_output=True, text=True, env=env, timeout=60
