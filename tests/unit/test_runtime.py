@@ -117,6 +117,19 @@ def test_wasmtime_version_is_the_installed_one(fresh_version: Callable[[], str])
     assert fresh_version() == version("wasmtime")
 
 
+class _OsListing:
+    """``os`` whose ``listdir`` returns *entries*, for the module under test alone."""
+
+    def __init__(self, entries: list[str]) -> None:
+        self.entries = entries
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(os, name)
+
+    def listdir(self, path: str) -> list[str]:
+        return self.entries
+
+
 @pytest.mark.parametrize(
     "entries", [[], ["wasmtime-1.0.dist-info", "wasmtime-2.0.dist-info"], ["wasmtime-x.dist-info"]]
 )
@@ -125,7 +138,11 @@ def test_wasmtime_version_without_one_dist_info_beside_it_asks_importlib_metadat
 ) -> None:
     from importlib.metadata import version
 
-    monkeypatch.setattr(os, "listdir", lambda path: [*entries, "wasmtime", "wasmtime_other-3.0.dist-info"])
+    from wasm_ext.runtime import wasmtime_engine
+
+    fake = [*entries, "wasmtime", "wasmtime_other-3.0.dist-info"]
+    # only the runtime's view of the directory lies: importlib.metadata (which lists it too) sees the real one
+    monkeypatch.setattr(wasmtime_engine, "os", _OsListing(fake))
     assert fresh_version() == version("wasmtime")
 
 
