@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import HERE, Record, bench_args, build_native, workdir, write_json, write_section
+from simd_workloads import LOG_LINES, log_data  # stdlib only: it also runs inside Pyodide
 
 EXAMPLE = HERE.parent / "example_project"
 FIB_N = 20_000_000
 SIEVE_N = 10_000_000
-LOG_LINES = 100_000
 
 
 def py_fib(n: int) -> int:
@@ -41,14 +41,6 @@ def py_sieve(limit: int) -> int:
         if not composite[i]:
             composite[i * i :: i] = b"\x01" * len(range(i * i, limit + 1, i))
     return (limit - 1) - composite.count(1, 2)
-
-
-def log_data() -> bytes:
-    line = '{"ts":"2024-09-15T10:%02d:%02dZ","level":"%s","ip":"10.0.%d.%d","msg":"GET /api/v1/items/%d \\"ok\\" in %d ms"}'
-    levels = ("INFO", "warning", "ERROR", "debug", "INFO")
-    return "\n".join(
-        line % (i // 60 % 60, i % 60, levels[i % 5], i % 7, i % 251, i, i % 97) for i in range(LOG_LINES)
-    ).encode()
 
 
 def best_ms(fn: Callable[[], object], repeat: int) -> float:

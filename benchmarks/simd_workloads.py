@@ -39,7 +39,7 @@ CASES = (
 
 
 def log_data() -> bytes:
-    """The log buffer of bench_kernels.py (the example's workload): 100k JSON lines."""
+    """The example's log workload, 100k JSON lines (bench_kernels.py and bench_simd.py both use it)."""
     line = '{"ts":"2024-09-15T10:%02d:%02dZ","level":"%s","ip":"10.0.%d.%d","msg":"GET /api/v1/items/%d \\"ok\\" in %d ms"}'
     levels = ("INFO", "warning", "ERROR", "debug", "INFO")
     return "\n".join(
