@@ -153,6 +153,9 @@ class FakeInstance:
     """
 
     dead = False
+    # no scratch area: every buffer goes through stage() and release(), where it is logged
+    scratch = scratch_used = scratch_limit = 0
+    scratch_view = None
 
     def __init__(self) -> None:
         self.events: list[tuple[Any, ...]] = []

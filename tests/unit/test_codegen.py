@@ -626,7 +626,7 @@ def test_failed_stage_releases_what_was_staged(kernels: FakeKernels) -> None:
     with pytest.raises(MemoryError, match=r"^fill\(\): fake allocation failure$"):
         kernels["fill"](array.array("q", [1]), "t", b"s")
     first = kernels.instance.events[0][1]
-    assert kernels.instance.events == [("stage", first, 8, "fill"), ("release", first), ("release", 0), ("release", 0)]
+    assert kernels.instance.events == [("stage", first, 8, "fill"), ("release", first)]  # the others took nothing
 
 
 def test_argument_errors_come_before_any_staging(kernels: FakeKernels) -> None:

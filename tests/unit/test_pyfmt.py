@@ -415,6 +415,9 @@ RUFF_SHAPES = {  # shapes where ruff's choice depends on lengths, one line each;
     "check-assignment-too-long-for-parentheses": f'            {P70} = _check_float({P70}, "f", "{P70}")',
     "annotation-union": f"    def f({'p' * 59}: Buffer | WasmBuffer) -> None:",
     "import": f"from _{'s' * 30}_wasm_ext_runtime.stubapi import KernelTimeout as KernelTimeout",
+    "name-to-name-fits-parenthesized": f"            _s0 = {E67}eeeee",
+    "name-to-name-too-long-for-parentheses": f"            _s0 = {E75}",
+    "name-to-subscript-too-long-for-parentheses": f"            _b.i32[0] = {E75}",
 }
 
 

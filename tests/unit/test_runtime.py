@@ -42,6 +42,7 @@ from support.wat import (
     unique_package,
 )
 
+from wasm_ext.runtime.buffer import WasmBuffer
 from wasm_ext.runtime.instance import MAX_ALLOCATION, SCRATCH_BYTES
 from wasm_ext.runtime.stubapi import RUNTIME_VERSION
 
@@ -730,6 +731,33 @@ def test_memory_growing_during_a_call_still_copies_results_back(tmp_path: Path, 
     grown = stub.pages()
     assert grown >= INITIAL_PAGES + 64
     assert stub.byte_sum(bytes(data)) == 7 * size
+
+
+@pytest.mark.parametrize("size", [0, 16, 4000, SCRATCH_BYTES - 1, SCRATCH_BYTES + 1])
+@pytest.mark.parametrize(
+    "make",
+    [bytes, bytearray, memoryview, lambda data: array.array("B", data)],
+    ids=["bytes", "bytearray", "memoryview", "array"],
+)
+def test_a_call_gives_back_the_scratch_it_staged_into(kernels: Any, make: Callable[[bytes], Any], size: int) -> None:
+    """Stubs stage small buffers inline, as a stack on the scratch area: every call leaves it as it found it."""
+    data = make(bytes((i * 13) & 0xFF for i in range(size)))
+    kernels.byte_sum(b"set up")  # the scratch area exists from here on
+    instance = kernels._module.instance()
+    assert instance.scratch_limit == SCRATCH_BYTES and instance.scratch_used == 0
+    assert kernels.byte_sum(data) == sum(bytes(data))
+    target = bytearray(size)
+    assert kernels.copy(target, data) == size  # two buffers: both staged, one copied back
+    assert target == bytes(data)
+    assert kernels.copy(bytearray(3), data) == min(3, size)
+    with pytest.raises(TypeError, match="factor must be an int"):
+        kernels.scale(array.array("i", [1, 2]), "not an int")
+    assert instance.scratch_used == 0 and kernels.live() == 1
+
+
+def test_wasm_buffer_cannot_be_subclassed() -> None:
+    with pytest.raises(TypeError, match=r"^WasmBuffer cannot be subclassed: get one from the module's alloc\(\)$"):
+        type("Mine", (WasmBuffer,), {})
 
 
 def test_two_buffers_in_one_call(kernels: Any) -> None:

@@ -154,7 +154,7 @@ def fit(line: str) -> str:
         if isinstance(value, ast.Call):
             rows = _node(value, text, indent, text[: _start(value, text)], "")
     elif isinstance(node, ast.Assign) and isinstance(node.value, (ast.IfExp, ast.Name, ast.Attribute)):
-        rows = _parenthesized(node.value, text, indent)
+        rows = _parenthesized(node.value, text, indent, subscript=isinstance(node.targets[0], ast.Subscript))
     return "\n".join(rows) if rows else line
 
 
@@ -318,17 +318,19 @@ def _assigned_call(call: ast.Call, text: str, indent: str) -> list[str] | None:
     return wrapped if all(len(row) <= LINE_LENGTH for row in wrapped) else exploded
 
 
-def _parenthesized(value: ast.expr, text: str, indent: str) -> list[str] | None:
+def _parenthesized(value: ast.expr, text: str, indent: str, subscript: bool) -> list[str] | None:
     """``target = (`` / the value (split at ``if``/``else`` when it still does not fit) / ``)``.
 
-    An attribute is parenthesized only where that makes it fit, as ruff does.
+    A name or an attribute is parenthesized only where that makes it fit, as ruff does,
+    unless the target is a *subscript* (ruff then always parenthesizes the value).
     """
     inner = indent + INDENT
     head = text[: _start(value, text)].rstrip()
     flat = _segment(value, text)
-    if isinstance(value, ast.Attribute) and len(inner) + len(flat) > LINE_LENGTH:
+    fits = len(inner) + len(flat) <= LINE_LENGTH
+    if isinstance(value, (ast.Name, ast.Attribute)) and not fits and not subscript:
         return None
-    if isinstance(value, ast.IfExp) and len(inner) + len(flat) > LINE_LENGTH:
+    if isinstance(value, ast.IfExp) and not fits:
         body = [
             inner + _segment(value.body, text),
             f"{inner}if {_segment(value.test, text)}",

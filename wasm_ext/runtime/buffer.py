@@ -53,6 +53,11 @@ class WasmBuffer:
         self.address = address
         self.nbytes = nbytes
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        # stubs recognise a WasmBuffer by its exact class on the hot path (a subclass would be
+        # taken for a bytes-like object), and it wraps one module's memory: nothing to extend
+        raise TypeError("WasmBuffer cannot be subclassed: get one from the module's alloc()")
+
     def __len__(self) -> int:
         return self.nbytes
 

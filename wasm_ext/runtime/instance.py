@@ -55,6 +55,9 @@ class Native(Protocol):
     def copy_out(self, target: Any, address: int, nbytes: int) -> None: ...
     def read(self, address: int, nbytes: int) -> bytes: ...
     def view(self, address: int, nbytes: int) -> memoryview: ...
+    def window(self, address: int, nbytes: int) -> memoryview | None:
+        """A writable view of that range for the instance's life (memory never moves), or ``None``
+        where Python cannot view linear memory."""
 
 
 class Instance:
@@ -65,8 +68,14 @@ class Instance:
         self.native = native
         self.dead = False
         self._bindings: dict[str, Binding] = {}
-        self._scratch = 0  # a scratch area for small buffer arguments: no malloc/free per call
-        self._scratch_used = 0
+        # A scratch area for small buffer arguments (no malloc/free per call), used as a stack:
+        # a call stages above scratch_used and puts it back when it ends. Stubs stage into it
+        # inline through scratch_view while it has room below scratch_limit (0 until the area
+        # and its view exist, and always 0 where an engine cannot view memory from Python).
+        self.scratch = 0
+        self.scratch_used = 0
+        self.scratch_view: Any = None
+        self.scratch_limit = 0
         self._deferred: list[tuple[str, int]] = []  # handles collected in another thread: (destroy, address)
 
     def binding(self, export: str, nested: bool = False) -> Binding:
@@ -201,9 +210,9 @@ class Instance:
                 raise ValueError(f"{function}(): the WasmBuffer belongs to another module")
             return source.address
         padded = (nbytes + 15) & ~15  # _room(), inline: this is every buffer argument's path
-        if self._scratch and self._scratch_used + padded <= SCRATCH_BYTES:
-            address = self._scratch + self._scratch_used  # inside the scratch block: inside memory
-            self._scratch_used += padded
+        if self.scratch and self.scratch_used + padded <= SCRATCH_BYTES:
+            address = self.scratch + self.scratch_used  # inside the scratch block: inside memory
+            self.scratch_used += padded
         else:
             address = self._room(nbytes, function)
             self._check_range(address, nbytes, function)
@@ -220,15 +229,17 @@ class Instance:
     def _room(self, nbytes: int, function: str) -> int:
         """An address for *nbytes*: in the scratch area while it has room, else a fresh allocation."""
         padded = (nbytes + 15) & ~15
-        if self._scratch_used + padded <= SCRATCH_BYTES:
-            if not self._scratch:
+        if self.scratch_used + padded <= SCRATCH_BYTES:
+            if not self.scratch:
                 scratch = self.malloc(SCRATCH_BYTES, function)
-                if self._scratch:  # a nested call made one meanwhile
+                if self.scratch:  # a nested call made one meanwhile
                     self.free(scratch)
                 else:
-                    self._scratch = scratch
-            address = self._scratch + self._scratch_used
-            self._scratch_used += padded
+                    self.scratch = scratch
+                    self.scratch_view = self.native.window(scratch, SCRATCH_BYTES)
+                    self.scratch_limit = SCRATCH_BYTES if self.scratch_view is not None else 0
+            address = self.scratch + self.scratch_used
+            self.scratch_used += padded
             return address
         return self.malloc(nbytes, function)
 
@@ -243,12 +254,12 @@ class Instance:
         """End of a call: give back what :meth:`stage` took for *source*."""
         if not address or self.dead or isinstance(source, WasmBuffer):
             return
-        offset = address - self._scratch
-        if 0 <= offset < SCRATCH_BYTES and self._scratch:
+        offset = address - self.scratch
+        if 0 <= offset < SCRATCH_BYTES and self.scratch:
             # A stack: a call nested in this one (from a signal handler or __del__) staged
             # above this call's buffers and is over by now; whatever lies from here up is free.
-            if offset < self._scratch_used:  # noqa: PLR1730 - cheaper than calling min() on the hot path
-                self._scratch_used = offset
+            if offset < self.scratch_used:  # noqa: PLR1730 - cheaper than calling min() on the hot path
+                self.scratch_used = offset
         else:
             self.free(address)
 

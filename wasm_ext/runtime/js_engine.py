@@ -215,6 +215,9 @@ class JsInstance:
     def read(self, address: int, nbytes: int) -> bytes:
         return bytes(self._u8(self._memory.buffer, address, nbytes).to_bytes()) if nbytes else b""
 
+    def window(self, address: int, nbytes: int) -> None:
+        return None  # no view of a JavaScript ArrayBuffer: stubs stage through copy_in()
+
     def view(self, address: int, nbytes: int) -> memoryview:
         raise KernelError(
             "WasmBuffer.view() is not available under Pyodide (linear memory is a JavaScript "

@@ -64,7 +64,7 @@ else:
         return value
 
 
-RUNTIME_VERSION = "8"
+RUNTIME_VERSION = "9"
 
 __all__ = [
     "RUNTIME_VERSION",

@@ -549,6 +549,9 @@ class WasmtimeInstance:
     def read(self, address: int, nbytes: int) -> bytes:
         return self.view(address, nbytes).tobytes()
 
+    def window(self, address: int, nbytes: int) -> memoryview:
+        return self.view(address, nbytes)  # valid while the Store lives: memory never moves
+
 
 def _flat_view(base: int, size: int) -> memoryview:
     """All of linear memory as one writable byte view (empty for a module without memory)."""
