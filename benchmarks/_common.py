@@ -64,6 +64,27 @@ def build_native(source: Path, workdir: Path, compiler: str = "cc") -> ctypes.CD
     return ctypes.CDLL(str(out))
 
 
+def per_call_us_side_by_side(
+    fns: dict[str, Callable[[], object]], budget: float = 0.4, rounds: int = 7
+) -> dict[str, float]:
+    """Best per-call time in microseconds of each of *fns*, measured in turns.
+
+    Each round times every function once (~*budget*/*rounds* seconds each), so a slow spell of
+    a shared machine falls on all of them alike instead of on whichever ran then; the best
+    round of each is kept.
+    """
+    timers = {name: timeit.Timer(fn) for name, fn in fns.items()}
+    numbers = {}
+    for name, timer in timers.items():
+        number, elapsed = timer.autorange()
+        numbers[name] = max(1, int(number * (budget / rounds) / max(elapsed, 1e-9)))
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            best[name] = min(best[name], timer.timeit(numbers[name]) / numbers[name] * 1e6)
+    return best
+
+
 def per_call_us(fn: Callable[[], object], budget: float = 0.4) -> float:
     """Best per-call time in microseconds (min over repeats, each ~*budget*/5 seconds)."""
     timer = timeit.Timer(fn)
