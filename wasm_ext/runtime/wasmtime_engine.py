@@ -35,6 +35,7 @@ from _thread import allocate_lock  # threading.Lock: threading itself only for a
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from . import exit_guard
 from .binding import Binding
 from .engine import Loaded
 from .exceptions import KernelError
@@ -233,6 +234,7 @@ class WasmtimeEngine:
                 if _forked:  # a parallel JIT in a forked child can hang: compile serially there
                     made.parallel_compilation = False
                 self._engine = wasmtime.Engine(made)
+                exit_guard.keep(self._engine)
             return self._engine
 
     def _after_fork_in_child(self) -> None:
@@ -282,6 +284,7 @@ class WasmtimeEngine:
         try:
             return WasmtimeInstance(self, loaded.module, owner, wasi=wasi, limits=limits)
         except Exception as exc:  # wasmtime.WasmtimeError, wasmtime.Trap
+            exit_guard.keep(exc)  # chained below: a kept KernelError keeps it
             where = " in the sandbox" if limits is not None else ""
             raise KernelError(f"{owner.name}: cannot instantiate the wasm module{where}: {exc}") from exc
 
@@ -319,6 +322,7 @@ def _deserialize(engine: wasmtime.Engine, data: bytes) -> wasmtime.Module | None
 def _loaded(module: wasmtime.Module, loaded_from: str) -> Loaded:
     import wasmtime
 
+    exit_guard.keep(module)
     initial = 0
     for export in module.exports:
         if isinstance(export.type, wasmtime.MemoryType):
@@ -416,6 +420,7 @@ class WasmtimeInstance:
         self._owner = owner
         self._api = private_api()
         store = self.store = wasmtime.Store(engine.get())
+        exit_guard.keep(store)  # a kept traceback (a KernelTimeout) can keep a replaced instance's Store
         self._ticks = 0
         if limits is not None:
             if limits.max_memory is not None:
@@ -427,6 +432,7 @@ class WasmtimeInstance:
                 store.set_epoch_deadline(self._ticks)  # instantiation runs wasm (_initialize) too
         if wasi:
             linker = wasmtime.Linker(engine.get())
+            exit_guard.keep(linker)
             linker.define_wasi()
             store.set_wasi(_wasi_config(limits.wasi if limits is not None else {}))
             instance = linker.instantiate(store, module)
