@@ -206,11 +206,21 @@ def test_destroy_runs_at_garbage_collection(kernels: FakeKernels) -> None:
 
 
 def test_a_handle_collected_in_another_thread_is_freed_by_its_own(kernels: FakeKernels) -> None:
-    box = [kernels["state_new"](1)]
-    worker = threading.Thread(target=box.clear)
-    worker.start()
-    worker.join()
-    gc.collect()
+    # Collected by the worker's gc.collect(): the handle is only reachable from a reference cycle, so
+    # the worker's collection runs its finalizer. (Dropping the last reference in the worker is not
+    # enough: on free-threaded CPython the owner thread deallocates an object it made.)
+    enabled = gc.isenabled()
+    gc.disable()  # no collection in this thread in between
+    try:
+        cycle: list[Any] = [kernels["state_new"](1)]
+        cycle.append(cycle)
+        del cycle
+        worker = threading.Thread(target=gc.collect)
+        worker.start()
+        worker.join()
+    finally:
+        if enabled:
+            gc.enable()
     assert _destroys(kernels) == [] and kernels.instance.deferred == [("state_free", 0x1230)]
     keep = kernels["state_new"](2)  # the next handle operation of the owner thread frees it
     assert _destroys(kernels) == [("call_u32", "state_free", 0x1230)] and not keep.closed

@@ -30,10 +30,12 @@ import json
 import os
 import platform
 import sys
+import time
 from _thread import allocate_lock  # threading.Lock: threading itself only for a sandbox's timer
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from . import exit_guard
 from .binding import Binding
 from .engine import Loaded
 from .exceptions import KernelError
@@ -232,6 +234,7 @@ class WasmtimeEngine:
                 if _forked:  # a parallel JIT in a forked child can hang: compile serially there
                     made.parallel_compilation = False
                 self._engine = wasmtime.Engine(made)
+                exit_guard.keep(self._engine)
             return self._engine
 
     def _after_fork_in_child(self) -> None:
@@ -281,6 +284,7 @@ class WasmtimeEngine:
         try:
             return WasmtimeInstance(self, loaded.module, owner, wasi=wasi, limits=limits)
         except Exception as exc:  # wasmtime.WasmtimeError, wasmtime.Trap
+            exit_guard.keep(exc)  # chained below: a kept KernelError keeps it
             where = " in the sandbox" if limits is not None else ""
             raise KernelError(f"{owner.name}: cannot instantiate the wasm module{where}: {exc}") from exc
 
@@ -318,6 +322,7 @@ def _deserialize(engine: wasmtime.Engine, data: bytes) -> wasmtime.Module | None
 def _loaded(module: wasmtime.Module, loaded_from: str) -> Loaded:
     import wasmtime
 
+    exit_guard.keep(module)
     initial = 0
     for export in module.exports:
         if isinstance(export.type, wasmtime.MemoryType):
@@ -358,8 +363,17 @@ class _EpochTimer:
         engine = self._engine.get()
 
         def run() -> None:
-            while not stop.wait(TICK):
-                engine.increment_epoch()
+            # time.sleep, not stop.wait(TICK): on free-threaded CPython a timed lock wait first
+            # spins 40 sched_yield()s, and with the other cores busy each yield gives a whole
+            # time slice away (measured: 68 ms per 10 ms tick, a 0.5 s timeout firing after 3 s).
+            # The epoch follows the clock, not the count of wake-ups: a late wake-up catches up.
+            started, ticks = time.monotonic(), 0
+            while not stop.is_set():
+                time.sleep(TICK)
+                due = int((time.monotonic() - started) / TICK)
+                while ticks < due:
+                    engine.increment_epoch()
+                    ticks += 1
 
         threading.Thread(target=run, name="wasm-ext-epoch", daemon=True).start()
 
@@ -406,6 +420,7 @@ class WasmtimeInstance:
         self._owner = owner
         self._api = private_api()
         store = self.store = wasmtime.Store(engine.get())
+        exit_guard.keep(store)  # a kept traceback (a KernelTimeout) can keep a replaced instance's Store
         self._ticks = 0
         if limits is not None:
             if limits.max_memory is not None:
@@ -417,6 +432,7 @@ class WasmtimeInstance:
                 store.set_epoch_deadline(self._ticks)  # instantiation runs wasm (_initialize) too
         if wasi:
             linker = wasmtime.Linker(engine.get())
+            exit_guard.keep(linker)
             linker.define_wasi()
             store.set_wasi(_wasi_config(limits.wasi if limits is not None else {}))
             instance = linker.instantiate(store, module)
