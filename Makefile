@@ -20,10 +20,10 @@ demo: setup
 	$(DEMO)/venv/bin/pip install --quiet --find-links $(DEMO)/wheels wasm-ext-example
 	cd $(DEMO) && venv/bin/python $(CURDIR)/example_project/demo.py wheels/*.whl
 
-## test: lint and type-check; the unit layer without any toolchain; the whole suite on the oldest and newest Python
-test: lint
+## test: lint and type-check; the unit layer without any toolchain; the whole suite on the oldest and newest Python; the thread tests on free-threaded 3.13t
+test: lint python-freethreaded
 	$(BIN)/nox -s unit-bare
-	$(BIN)/nox -s tests-3.9 tests-3.13 -- $(PYTEST_ARGS)
+	$(BIN)/nox -s tests-3.9 tests-3.13 tests-3.13t -- $(PYTEST_ARGS)
 
 ## test-fast: the unit layer (tests/unit: seconds; no C compiler, wasm-opt, node or browser)
 test-fast: $(VENV)/.installed
