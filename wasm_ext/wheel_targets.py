@@ -10,7 +10,6 @@ artifacts do not match what its manifest recorded: the runtime trusts those hash
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import shutil
 from dataclasses import dataclass
@@ -88,7 +87,7 @@ def _set_artifacts(wheel: Wheel, module: WheelModule, artifacts: list[tuple[Arti
         wheel.put(name, data, after=anchor)
         anchor = name if artifact.file not in listed else anchor
         listed[artifact.file] = artifact
-    manifest = dataclasses.replace(module.manifest, precompiled=tuple(listed.values()))
+    manifest = module.manifest._replace(precompiled=tuple(listed.values()))
     if manifest != module.manifest:
         wheel.put(module.manifest_name, manifest.dumps().encode("utf-8"), after=module.manifest_name)
     return WheelModule(module.wasm, module.manifest_name, manifest)
@@ -224,8 +223,8 @@ def _check_same_build(
         raise WheelError(f"{only}!{name}: only in this wheel; merge takes wheels of one build")
     for name in sorted(mine):
         if name in base_modules:
-            a = dataclasses.replace(base_modules[name].manifest, precompiled=())
-            b = dataclasses.replace(other_modules[name].manifest, precompiled=())
+            a = base_modules[name].manifest._replace(precompiled=())
+            b = other_modules[name].manifest._replace(precompiled=())
             same = a == b
         else:
             same = base.get(name) == other.get(name)

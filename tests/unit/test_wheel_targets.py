@@ -9,7 +9,6 @@ several. Another host's artifact is made here by hand (the aarch64 one is real i
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import subprocess
@@ -60,7 +59,7 @@ def _with_foreign_artifact(wheel: Path, package: Package, out: Path, data: bytes
     """*wheel* as if also precompiled on another host (an artifact for OTHER, listed in the manifest)."""
     manifest = _manifest(wheel, package)
     foreign = Artifact(f"kernels.{OTHER}.cwasm", OTHER, "50.0.1", "f" * 16, hashlib.sha256(data).hexdigest(), len(data))
-    edited = dataclasses.replace(manifest, precompiled=(*manifest.precompiled, foreign))
+    edited = manifest._replace(precompiled=(*manifest.precompiled, foreign))
     return _rewrite(
         wheel,
         out,
@@ -185,7 +184,7 @@ def test_merge_refuses_wheels_of_different_builds(bare_wheel: Path, package: Pac
         merge([here, edited], tmp_path / "out")
 
     manifest = _manifest(here, package)
-    other_limit = dataclasses.replace(manifest, max_size=12345)
+    other_limit = manifest._replace(max_size=12345)
     name = f"{package.name}/kernels.wasm-manifest.json"
     limits = _rewrite(here, tmp_path / "limits", {name: other_limit.dumps().encode()})
     with pytest.raises(WheelError, match=rf"!{name}: differs from"):

@@ -8,8 +8,7 @@ knows engines only through this protocol, and engines never import the loader.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from .instance import Native, Owner
@@ -17,8 +16,7 @@ if TYPE_CHECKING:
     from .sandbox import Limits
 
 
-@dataclass(frozen=True)
-class Loaded:
+class Loaded(NamedTuple):
     """A module an engine has loaded, and where it came from."""
 
     module: Any  # the engine's own object (wasmtime.Module, or a js_engine.JsModule)

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import NamedTuple
 
 RUNTIME_PACKAGE = "_wasm_ext_runtime"
 MANIFEST_SUFFIX = ".wasm-manifest.json"
@@ -43,8 +43,7 @@ def runtime_package(module_name: str) -> tuple[str, str]:
     return name, name
 
 
-@dataclass(frozen=True)
-class ModuleFiles:
+class ModuleFiles(NamedTuple):
     """The files of one module in *directory* (the stub's directory), named after *stem*."""
 
     directory: Path

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 FORMAT = 1
 
@@ -48,8 +48,7 @@ def _strings(value: object, where: str, key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-@dataclass(frozen=True)
-class WasmFile:
+class WasmFile(NamedTuple):
     """The portable module."""
 
     file: str
@@ -68,8 +67,7 @@ class WasmFile:
         )
 
 
-@dataclass(frozen=True)
-class Artifact:
+class Artifact(NamedTuple):
     """A module precompiled by wasmtime for one target and one engine configuration."""
 
     file: str
@@ -86,15 +84,14 @@ class Artifact:
     @classmethod
     def from_json(cls, data: object, where: str) -> Artifact:
         d = _mapping(data, where)
-        return cls(*(_take(d, f.name, int if f.name == "size" else str, where) for f in fields(cls)))
+        return cls(*(_take(d, f, int if f == "size" else str, where) for f in cls._fields))
 
 
 def _major(version: str) -> str:
     return version.split(".")[0]
 
 
-@dataclass(frozen=True)
-class Toolchain:
+class Toolchain(NamedTuple):
     """What built the module (for people reading the manifest)."""
 
     compiler: str = ""
@@ -104,16 +101,15 @@ class Toolchain:
     optimizer: str = ""
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(NamedTuple):
     """Everything the build records about one module."""
 
     module: str
     wasm: WasmFile
     precompiled: tuple[Artifact, ...] = ()
     max_size: int | None = None
-    function_names: Mapping[int, str] = field(default_factory=dict)  # function index -> C name
-    exports: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)  # wasm types
+    function_names: Mapping[int, str] = MappingProxyType({})  # function index -> C name
+    exports: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingProxyType({})  # wasm types
     features: tuple[str, ...] = ()
     wasi: bool = False
     toolchain: Toolchain = Toolchain()
@@ -197,4 +193,4 @@ class Manifest:
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
-    return {f.name: getattr(value, f.name) for f in fields(value)}
+    return dict(value._asdict())

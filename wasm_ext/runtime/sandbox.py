@@ -22,9 +22,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from types import MappingProxyType
+from typing import Any, NamedTuple, TypedDict
 
 from .units import SizeSpec, parse_size
 
@@ -48,13 +48,12 @@ class WasiGrants(TypedDict, total=False):
     read_only: bool
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """A sandbox's limits, checked: what the engine is asked to enforce."""
 
     timeout: float | None = None  # seconds per call
     max_memory: int | None = None  # bytes of linear memory
-    wasi: Mapping[str, Any] = field(default_factory=dict)  # granted capabilities; preopens resolved
+    wasi: Mapping[str, Any] = MappingProxyType({})  # granted capabilities; preopens resolved
 
     @classmethod
     def checked(

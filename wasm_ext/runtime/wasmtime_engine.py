@@ -32,8 +32,7 @@ import platform
 import sys
 import time
 from _thread import allocate_lock  # threading.Lock: threading itself only for a sandbox's timer
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from . import exit_guard
 from .binding import Binding
@@ -58,8 +57,7 @@ WASM_PAGE = 1 << 16
 # -- configurations -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class EngineConfig:
+class EngineConfig(NamedTuple):
     """Non-default ``wasmtime.Config`` settings; artifacts compiled with one load only into it."""
 
     tag: str  # in artifact file names: "" (default) or ".sandbox"
@@ -152,8 +150,7 @@ _SIZE_CALL = ctypes.CFUNCTYPE(ctypes.c_size_t)
 _VOID_CALL = ctypes.CFUNCTYPE(None)
 
 
-@dataclass(frozen=True)
-class PrivateApi:
+class PrivateApi(NamedTuple):
     """The wasmtime-py internals fast calls use; :func:`private_api` checks them all at once."""
 
     call_unchecked: Any  # wasmtime_func_call_unchecked, as a bare C function pointer
