@@ -165,10 +165,11 @@ NOT_AT_IMPORT = (
     "importlib.metadata",
 )
 # What the first call of a precompiled module does not need either (the per-user cache, the
-# logging of its problems, importlib.metadata for the wasmtime version, and dataclasses with
-# the inspect it imports: ~13 ms, so the runtime's records are NamedTuples). Not threading:
+# logging of its problems, importlib.metadata for the wasmtime version, dataclasses with the
+# inspect it imports: ~13 ms, so the runtime's records are NamedTuples, and hashlib with
+# OpenSSL: ~6 ms, so a small artifact's sha256 is CPython's built-in one). Not threading:
 # the runtime leaves it to sandboxes, but on Python 3.9 and 3.10 the stdlib imports it.
-NOT_AT_FIRST_CALL = ("logging", "tempfile", "random", "importlib.metadata", "dataclasses", "inspect")
+NOT_AT_FIRST_CALL = ("logging", "tempfile", "random", "importlib.metadata", "dataclasses", "inspect", "hashlib")
 
 PROBE = """
 import sys

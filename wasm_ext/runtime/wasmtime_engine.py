@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
 import json
 import os
 import platform
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from . import exit_guard
 from .binding import Binding
+from .digest import sha256_hex
 from .engine import Loaded
 from .exceptions import KernelError
 from .manifest import Artifact, Manifest, ManifestError
@@ -66,7 +66,7 @@ class EngineConfig(NamedTuple):
     def fingerprint(self) -> str:
         """A short hash of the settings: equal fingerprints mean compatible configs."""
         blob = json.dumps(dict(self.settings), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return sha256_hex(blob)[:16]
 
 
 # memory_may_move=False: linear memory never moves, so an instance keeps its base address
@@ -252,7 +252,7 @@ class WasmtimeEngine:
             except OSError:
                 continue
             # Only bytes whose hash the build recorded are ever deserialized.
-            if hashlib.sha256(data).hexdigest() == artifact.sha256:
+            if sha256_hex(data) == artifact.sha256:
                 module = _deserialize(engine, data)
                 if module is not None:
                     return _loaded(module, "precompiled")
@@ -262,7 +262,7 @@ class WasmtimeEngine:
             raise KernelError(f"{name}: cannot load {files.wasm}: {exc}") from exc
         from . import module_cache  # only when no shipped artifact fits
 
-        entry = module_cache.entry_path(hashlib.sha256(wasm).hexdigest(), target, version, fingerprint)
+        entry = module_cache.entry_path(sha256_hex(wasm), target, version, fingerprint)
         cached = module_cache.load(entry)
         if cached is not None:
             module = _deserialize(engine, cached)
