@@ -250,8 +250,11 @@ def test_timeout_in_one_thread_leaves_other_threads_alone(kernels: Any) -> None:
     sb.close()
 
 
-def test_epoch_follows_the_clock_when_the_timer_wakes_late(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A timer thread woken late (a loaded machine) advances the epoch by the ticks that passed."""
+def test_the_epoch_never_runs_ahead_of_the_clock_when_the_timer_wakes_late(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A timer woken late (a loaded machine) makes timeouts late, never early: one tick per wake-up.
+
+    Catching up with the clock instead made a 0.2 s timeout fire after 0.1985 s in CI.
+    """
     from types import SimpleNamespace
 
     from wasm_ext.runtime import wasmtime_engine
@@ -261,14 +264,11 @@ def test_epoch_follows_the_clock_when_the_timer_wakes_late(monkeypatch: pytest.M
     late = SimpleNamespace(monotonic=time.monotonic, sleep=lambda seconds: time.sleep(5 * seconds))
     monkeypatch.setattr(wasmtime_engine, "time", late)
     timer = wasmtime_engine._EpochTimer(engine)  # type: ignore[arg-type]
-    started = time.monotonic()
     timer.acquire()
     time.sleep(0.5)
-    count, elapsed = len(epochs), time.monotonic() - started
     timer.release()
-    ticks = elapsed / wasmtime_engine.TICK
-    assert ticks - 3 * 5 <= count <= ticks + 1, (count, ticks)  # behind by at most a few late wake-ups
-    assert len({round(t, 3) for t in epochs}) < count  # it did catch up: several ticks per wake-up
+    gaps = [b - a for a, b in zip(epochs, epochs[1:])]
+    assert len(epochs) >= 3 and min(gaps) >= wasmtime_engine.TICK, gaps  # each tick after at least TICK
 
 
 def test_epoch_timer_runs_while_a_timed_sandbox_is_open(package: Package) -> None:

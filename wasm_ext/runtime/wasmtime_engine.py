@@ -363,14 +363,12 @@ class _EpochTimer:
             # time.sleep, not stop.wait(TICK): on free-threaded CPython a timed lock wait first
             # spins 40 sched_yield()s, and with the other cores busy each yield gives a whole
             # time slice away (measured: 68 ms per 10 ms tick, a 0.5 s timeout firing after 3 s).
-            # The epoch follows the clock, not the count of wake-ups: a late wake-up catches up.
-            started, ticks = time.monotonic(), 0
+            # One tick per wake-up, never more: a late wake-up makes a timeout late, while
+            # catching up with the clock would make a call that began just before it time out
+            # early (one did, by 1.5 ms, in CI), and a call must get all the time it was given.
             while not stop.is_set():
                 time.sleep(TICK)
-                due = int((time.monotonic() - started) / TICK)
-                while ticks < due:
-                    engine.increment_epoch()
-                    ticks += 1
+                engine.increment_epoch()
 
         threading.Thread(target=run, name="wasm-ext-epoch", daemon=True).start()
 
