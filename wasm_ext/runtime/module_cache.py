@@ -11,11 +11,11 @@ reason is logged once. Any OS error just means "not cached".
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from . import trust
+from .digest import sha256_hex
 from .paths import module_cache_dir
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
@@ -40,7 +40,7 @@ def _refuse(reason: str) -> None:
 
 
 def entry_path(wasm_sha256: str, target: str | None, wasmtime_version: str, fingerprint: str) -> Path:
-    key = hashlib.sha256(f"{wasm_sha256}|{target}|{wasmtime_version}|{fingerprint}".encode()).hexdigest()[:32]
+    key = sha256_hex(f"{wasm_sha256}|{target}|{wasmtime_version}|{fingerprint}".encode())[:32]
     return module_cache_dir() / f"{key}.cwasm"
 
 
@@ -57,7 +57,7 @@ def load(path: Path) -> bytes | None:
         data = trust.read(path)
     except (OSError, ValueError):
         return None
-    if not isinstance(record, dict) or hashlib.sha256(data).hexdigest() != record.get("sha256"):
+    if not isinstance(record, dict) or sha256_hex(data) != record.get("sha256"):
         return None
     return data
 
@@ -70,6 +70,6 @@ def store(path: Path, data: bytes) -> None:
             _refuse(reason)
             return
         trust.write(path, data)
-        trust.write(path.with_suffix(".json"), json.dumps({"sha256": hashlib.sha256(data).hexdigest()}).encode())
+        trust.write(path.with_suffix(".json"), json.dumps({"sha256": sha256_hex(data)}).encode())
     except OSError as exc:
         _log().debug("not caching the compiled module at %s: %s", path, exc)
