@@ -38,7 +38,8 @@ def _interpreter(version: str) -> str:
 
 
 def _tests(session: nox.Session) -> None:
-    session.install("--quiet", "-e", ".[test]")
+    # [opt]: icpp-binaryen where it has wheels (3.11+ here), so the optimizer from PyPI is tested for real
+    session.install("--quiet", "-e", ".[test,opt]")
     session.run("python", "-m", "pytest", *session.posargs)
 
 
